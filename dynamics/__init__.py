@@ -1,0 +1,95 @@
+"""Hardmax attention dynamics: the model and its engines (SPEC §1, §3).
+
+``dynamics`` knows nothing of ``verify`` or ``sentiment``. The entry point for
+most users is :func:`simulate`::
+
+    from dynamics import load_config, simulate
+    traj = simulate(load_config("examples/emerging_leader.json"), steps=30)
+    traj.leaders[-1], traj.states[-1].strings()
+
+Backends
+--------
+``exact``     rational arithmetic (FLINT integers over a common denominator);
+              every argmax tie decided exactly.
+``interval``  rigorous mpmath intervals; irrational entries allowed; undecided
+              rows are reported, never guessed.
+``float``     NumPy float64/float32, hardmax or softmax(τ).
+``torch``     batched PyTorch (CPU or CUDA), float32/float64, hardmax or softmax(τ).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .config import Config, ConfigError, Head, config_from_dict, load_config
+from .numbers import Expr, NumberError, parse_exact, parse_number
+from .rational import RationalMatrix
+from .trajectory import Trajectory
+
+__all__ = [
+    "BACKENDS",
+    "Config",
+    "ConfigError",
+    "Expr",
+    "Head",
+    "NumberError",
+    "RationalMatrix",
+    "Trajectory",
+    "config_from_dict",
+    "load_config",
+    "parse_exact",
+    "parse_number",
+    "simulate",
+]
+
+BACKENDS = ("exact", "interval", "float", "torch")
+
+
+def simulate(
+    config: Config,
+    steps: int,
+    backend: str = "exact",
+    progress: Callable[[int], None] | None = None,
+    **options: Any,
+) -> Trajectory:
+    """Run ``steps`` layers of the dynamics on ``config`` with one backend.
+
+    Parameters
+    ----------
+    config
+        A validated :class:`Config`.
+    steps
+        Number of layers ``K >= 0``; the trajectory holds ``Z^0 … Z^K``.
+    backend
+        One of :data:`BACKENDS`.
+    progress
+        Optional callback, called with the step index after every step.
+    **options
+        Backend options: ``prec``/``max_prec`` (interval), ``dtype``, ``rule``,
+        ``tau`` (float, torch), ``device`` (torch).
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if backend == "exact":
+        from .backends.exact import ExactEngine
+
+        _no_options(backend, options)
+        return ExactEngine(config).run(steps, progress=progress)
+    if backend == "interval":
+        from .backends.interval import simulate_interval
+
+        return simulate_interval(config, steps, progress=progress, **options)
+    if backend == "float":
+        from .backends.numpy_ import simulate_float
+
+        return simulate_float(config, steps, progress=progress, **options)
+    if backend == "torch":
+        from .backends.torch_ import simulate_torch
+
+        return simulate_torch(config, steps, progress=progress, **options)
+    raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+
+
+def _no_options(backend: str, options: dict[str, Any]) -> None:
+    if options:
+        raise ValueError(f"backend {backend!r} takes no options, got {sorted(options)}")

@@ -1,0 +1,142 @@
+"""``python -m dynamics simulate CONFIG --steps K --backend … [--json]`` (SPEC §5)."""
+
+from __future__ import annotations
+
+import sys
+
+from . import BACKENDS, load_config, simulate
+from .cli import Parser, dump_json, progress_bar, run_main, write_atomic
+from .trajectory import Trajectory, state_to_float
+
+PROG = "python -m dynamics"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="Simulate hardmax attention dynamics (SPEC §1).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sim = sub.add_parser("simulate", help="run the dynamics on a JSON config")
+    sim.add_argument("config", help="JSON config file (SPEC §5)")
+    sim.add_argument("--steps", type=_non_negative, default=30, help="number of layers K (default 30)")
+    sim.add_argument("--backend", choices=BACKENDS, default="exact", help="arithmetic (default exact)")
+    sim.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    sim.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                     help="float precision (default: float64 for float, float32 for torch)")
+    sim.add_argument("--rule", choices=("hardmax", "softmax"), default="hardmax",
+                     help="attention rule for float/torch backends (default hardmax)")
+    sim.add_argument("--tau", type=_positive_float, default=1.0, help="softmax temperature (default 1)")
+    sim.add_argument("--prec", type=_positive_int, default=64, help="interval precision in bits (default 64)")
+    sim.add_argument("--max-prec", type=_positive_int, default=None,
+                     help="largest interval precision to retry with (default 8 × --prec)")
+    sim.add_argument("--allow-nonpositive-alpha", action="store_true",
+                     help="accept alpha <= 0 (outside the paper's hypotheses)")
+    sim.add_argument("--json", action="store_true", help="print the SPEC §5 JSON document")
+    sim.add_argument("--output", metavar="FILE", help="also write the JSON document to FILE (atomically)")
+    sim.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError
+    return value
+
+
+_non_negative.__name__ = "non-negative integer"
+_positive_int.__name__ = "positive integer"
+_positive_float.__name__ = "positive number"
+
+
+def _backend_options(args) -> dict:
+    if args.backend == "interval":
+        return {"prec": args.prec, "max_prec": args.max_prec}
+    if args.backend == "float":
+        return {"dtype": args.dtype or "float64", "rule": args.rule, "tau": args.tau}
+    if args.backend == "torch":
+        if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+            raise ValueError(f"--device: expected cpu or cuda, got {args.device!r}")
+        return {"dtype": args.dtype or "float32", "rule": args.rule, "tau": args.tau, "device": args.device}
+    return {}
+
+
+def summary(traj: Trajectory, config_path: str) -> str:
+    """A readable account of a run: leaders, when they emerged, who follows whom."""
+    K = traj.steps
+    heads = len(traj.follow_by_head[0]) if traj.follow_by_head else 1
+    lines = [
+        f"{config_path}: {traj.backend} backend, n={traj.n} tokens in R^{traj.d}, "
+        f"{heads} head{'s' if heads > 1 else ''}, {K} steps, {traj.elapsed_s * 1e3:.1f} ms"
+    ]
+    for key in ("dtype", "device", "rule", "prec"):
+        if key in traj.info:
+            lines[0] += f", {key}={traj.info[key]}"
+    if traj.info.get("undecided"):
+        u = traj.info["undecided"]
+        lines.append(f"UNDECIDED at step {u['step']}: rows {u['rows']} cannot be decided at {u['prec']} bits "
+                     "(an exact tie between different tokens, or too little precision); run stopped there")
+    if traj.leaders:
+        last = len(traj.leaders) - 1
+        lines.append(f"leaders at step {last}: {list(traj.leaders[last])} ({len(traj.leaders[last])} of {traj.n})")
+        seen: set[int] = set()
+        events = []
+        for k, lead in enumerate(traj.leaders):
+            new = sorted(set(lead) - seen)
+            lost = sorted(seen - set(lead))
+            if new or lost:
+                events.append(f"step {k}: " + (f"+{new}" if new else "") + (f" -{lost}" if lost else ""))
+            seen = set(lead)
+        lines.append("leader changes: " + "; ".join(events))
+        follow = traj.follow[last]
+        followers = [f"{i}->{list(follow[i])}" for i in range(traj.n) if i not in traj.leaders[last]]
+        if followers:
+            shown = followers[:20] + (["…"] if len(followers) > 20 else [])
+            lines.append(f"followers at step {last} (token -> tokens it follows): " + ", ".join(shown))
+    final = state_to_float(traj.states[-1])
+    if traj.n <= 16:
+        lines.append(f"tokens at step {K} (approximately):")
+        for i, row in enumerate(final):
+            lines.append(f"  {i:3d}  " + "  ".join(f"{x: .6f}" for x in row))
+    groups = traj.clusters()
+    lines.append(f"distinct token values at step {K}: {len(groups)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = load_config(args.config, allow_nonpositive_alpha=args.allow_nonpositive_alpha)
+    options = _backend_options(args)
+    bar = progress_bar(args.steps, f"{args.backend} steps", enabled=not args.no_progress and args.steps >= 50)
+    try:
+        traj = simulate(config, args.steps, backend=args.backend,
+                        progress=(lambda k: bar.update(1)) if bar is not None else None, **options)
+    finally:
+        if bar is not None:
+            bar.close()
+    document = None
+    if args.json or args.output:
+        document = dump_json(traj.to_json())
+    if args.output:
+        write_atomic(args.output, document)
+    if args.json:
+        sys.stdout.write(document)
+    else:
+        print(summary(traj, args.config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(PROG, main))

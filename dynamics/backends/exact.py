@@ -1,0 +1,161 @@
+"""The exact engine: hardmax dynamics in rational arithmetic, every tie decided exactly.
+
+Representation (SPEC §3): the state is ``Z = N / D`` with an integer matrix
+``N`` (FLINT ``fmpz_mat``) and one positive denominator ``D``; each head's
+``A_h`` is scaled to an integer matrix ``M_h = a_h A_h`` with ``a_h > 0``.
+Then within row ``i``
+
+    s^h_ij = <A_h z_i, z_j> = (N M_hᵀ Nᵀ)_ij / (a_h D²),
+
+and the positive factor ``a_h D²`` is the same for every ``j``, so the follow
+set ``C^h_i`` is the set of maximisers of the integer row ``(N M_hᵀ Nᵀ)_i``:
+two FLINT products and integer comparisons, no division, no rounding.
+
+The update (``rules.step_weights``) with ``c_0 = Q/s`` and ``c_h = p_h/s``
+(integers ``Q, p_h, s`` over a common denominator) is one integer product::
+
+    N+ = W N,   D+ = D · L · s,
+    W_ii = L Q,   W_ij += p_h L / |C^h_i|   for j in C^h_i,
+
+where ``L`` is the least common multiple of the follow-set sizes. After each
+step the common content ``gcd(N+, D+)`` is divided out, so the numbers grow
+only as fast as the true denominators do.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+from flint import fmpz_mat
+
+from ..config import Config
+from ..rational import RationalMatrix, common_denominator
+from ..rules import FollowSets, leaders, step_weights, union_follow
+from ..trajectory import Trajectory
+
+__all__ = ["ExactEngine", "simulate_exact"]
+
+
+def _integer_matrix(rows) -> fmpz_mat:
+    """``A`` scaled by the lcm of its denominators (a positive factor: argmax unchanged)."""
+    flat = [x for row in rows for x in row]
+    scale = common_denominator(flat)
+    return fmpz_mat(len(rows), len(rows[0]), [int(x * scale) for x in flat])
+
+
+def _maximisers(row) -> tuple[int, ...]:
+    best = max(row)
+    return tuple(j for j, x in enumerate(row) if x == best)
+
+
+class ExactEngine:
+    """Stepper for one configuration in exact arithmetic.
+
+    Parameters
+    ----------
+    config
+        A configuration whose entries are all rational (``config.is_rational``).
+    """
+
+    def __init__(self, config: Config):
+        config.require_rational("the exact engine")
+        self.config = config
+        self.n, self.d = config.n, config.d
+        # Score matrices M_hᵀ (so that rows of N M_hᵀ are the vectors A_h z_i).
+        self._score_T: list[fmpz_mat | None] = []
+        for head in config.heads:
+            M = _integer_matrix(head.A)
+            self._score_T.append(None if M.is_scalar() and M[0, 0] > 0 else M.transpose())
+        c0, ch = step_weights([h.alpha for h in config.heads])
+        den = common_denominator([c0, *ch])
+        self._self_weight = int(c0 * den)          # Q / s over a common denominator `den`
+        self._head_weights = [int(c * den) for c in ch]
+        self._den = den
+
+    def initial_state(self) -> RationalMatrix:
+        return RationalMatrix.from_rows(self.config.tokens)
+
+    def follow_sets(self, state: RationalMatrix) -> tuple[FollowSets, ...]:
+        """``C^h_i(Z)`` for every head ``h`` and token ``i``, decided exactly."""
+        N = state.num
+        NT = N.transpose()
+        out = []
+        for MT in self._score_T:
+            scores = (N * NT) if MT is None else (N * MT) * NT
+            out.append(tuple(_maximisers(row) for row in scores.tolist()))
+        return tuple(out)
+
+    def step(self, state: RationalMatrix, follow_by_head: tuple[FollowSets, ...]) -> RationalMatrix:
+        """``Z^{k+1}`` from ``Z^k`` and its follow sets (SPEC §1 update, exactly)."""
+        n = self.n
+        L = 1
+        for follow in follow_by_head:
+            for c in follow:
+                L = math.lcm(L, len(c))
+        W = [[0] * n for _ in range(n)]
+        diag = L * self._self_weight
+        for i in range(n):
+            W[i][i] = diag
+        for weight, follow in zip(self._head_weights, follow_by_head):
+            if weight == 0:
+                continue
+            for i, c in enumerate(follow):
+                share = weight * (L // len(c))
+                row = W[i]
+                for j in c:
+                    row[j] += share
+        den = state.den * L * self._den
+        product = fmpz_mat(n, n, [x for row in W for x in row]) * state.num
+        rows = [[int(x) for x in row] for row in product.tolist()]
+        return RationalMatrix.from_ints(rows, den, reduce=True)
+
+    def run(
+        self,
+        steps: int,
+        progress: Callable[[int], None] | None = None,
+        stop_when_fixed: bool = False,
+    ) -> Trajectory:
+        """Simulate ``steps`` layers and record states, follow sets and leaders.
+
+        Parameters
+        ----------
+        steps
+            Number of layers ``K``; the trajectory holds ``Z^0 … Z^K``.
+        progress
+            Called with the step index after each step (for progress bars).
+        stop_when_fixed
+            Stop early once every token is a leader (the state is then fixed
+            forever); the trajectory is then shorter than ``steps``.
+        """
+        if steps < 0:
+            raise ValueError("steps must be non-negative")
+        start = time.perf_counter()
+        state = self.initial_state()
+        states, follow, by_head, leader_list = [state], [], [], []
+        for k in range(steps + 1):
+            per_head = self.follow_sets(state)
+            union = union_follow(per_head)
+            follow.append(union)
+            by_head.append(per_head)
+            leader_list.append(leaders(union, state.row_keys()))
+            if k == steps or (stop_when_fixed and len(leader_list[-1]) == self.n):
+                break
+            state = self.step(state, per_head)
+            states.append(state)
+            if progress is not None:
+                progress(k + 1)
+        return Trajectory(
+            backend="exact",
+            states=states,
+            follow=follow,
+            leaders=leader_list,
+            follow_by_head=by_head if len(self.config.heads) > 1 else None,
+            elapsed_s=time.perf_counter() - start,
+        )
+
+
+def simulate_exact(config: Config, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:
+    """Run the exact engine; see :meth:`ExactEngine.run`."""
+    return ExactEngine(config).run(steps, progress=progress)

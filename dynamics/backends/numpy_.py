@@ -1,0 +1,129 @@
+"""The NumPy float backend (float64 or float32), hardmax or softmax(τ).
+
+This is the naive float path: scores ``S_h = Z A_hᵀ Zᵀ`` in floating point and
+follow sets ``C^h_i = {j : S_ij == max_l S_il}`` decided by float equality,
+exactly as float code (and the paper's notebooks) does. It is *not* exact:
+``verify crosscheck`` measures where it goes wrong. For ``rule="softmax"``
+the update uses ``P_ij = softmax_j(S_ij / τ)`` and the recorded follow sets are
+the float argmax sets of the scores.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..config import Config
+from ..rules import FollowSets, leaders, step_weights, union_follow
+from ..trajectory import Trajectory, state_keys
+
+__all__ = ["FloatEngine", "simulate_float", "hardmax_attention", "softmax_attention"]
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def hardmax_attention(scores: np.ndarray) -> np.ndarray:
+    """``P_ij = 1/|C_i|`` on the float maximisers of each row, else 0."""
+    winners = scores == scores.max(axis=-1, keepdims=True)
+    return winners / winners.sum(axis=-1, keepdims=True)
+
+
+def softmax_attention(scores: np.ndarray, tau: float) -> np.ndarray:
+    """``P_ij = exp(S_ij/τ) / Σ_l exp(S_il/τ)``, computed stably."""
+    shifted = (scores - scores.max(axis=-1, keepdims=True)) / tau
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def _float_matrix(rows, dtype) -> np.ndarray:
+    return np.array([[float(x) for x in row] for row in rows], dtype=dtype)
+
+
+class FloatEngine:
+    """Float stepper for one configuration.
+
+    Parameters
+    ----------
+    config
+        A rational configuration (entries are rounded to the nearest float).
+    dtype
+        ``"float64"`` or ``"float32"``.
+    rule
+        ``"hardmax"`` (the paper's dynamics) or ``"softmax"``.
+    tau
+        Softmax temperature ``τ > 0`` (ignored for hardmax).
+    """
+
+    def __init__(self, config: Config, dtype: str = "float64", rule: str = "hardmax", tau: float = 1.0):
+        config.require_rational("the float backend")
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        if rule not in ("hardmax", "softmax"):
+            raise ValueError(f"rule must be 'hardmax' or 'softmax', got {rule!r}")
+        if rule == "softmax" and not tau > 0:
+            raise ValueError(f"softmax temperature must be > 0, got {tau}")
+        self.config, self.rule, self.tau = config, rule, tau
+        self.dtype = _DTYPES[dtype]
+        self.A_T = [_float_matrix(h.A, self.dtype).T.copy() for h in config.heads]
+        c0, ch = step_weights([h.alpha for h in config.heads])
+        self.c0 = self.dtype(float(c0))
+        self.ch = [self.dtype(float(c)) for c in ch]
+
+    def initial_state(self) -> np.ndarray:
+        return _float_matrix(self.config.tokens, self.dtype)
+
+    def scores(self, Z: np.ndarray) -> list[np.ndarray]:
+        """``S_h = (Z A_hᵀ) Zᵀ`` for every head."""
+        return [(Z @ A_T) @ Z.T for A_T in self.A_T]
+
+    def layer(self, Z: np.ndarray) -> tuple[np.ndarray, tuple[FollowSets, ...]]:
+        """One layer: the next state and the float follow sets of ``Z``."""
+        out = self.c0 * Z
+        per_head = []
+        for S, ch in zip(self.scores(Z), self.ch):
+            winners = S == S.max(axis=1, keepdims=True)
+            per_head.append(tuple(tuple(np.flatnonzero(row).tolist()) for row in winners))
+            P = hardmax_attention(S) if self.rule == "hardmax" else softmax_attention(S, self.tau)
+            out = out + ch * (P.astype(self.dtype) @ Z)
+        return out.astype(self.dtype), tuple(per_head)
+
+    def run(self, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:
+        start = time.perf_counter()
+        Z = self.initial_state()
+        states, follow, by_head, leader_list = [Z], [], [], []
+        for k in range(steps + 1):
+            Z_next, per_head = self.layer(Z)
+            union = union_follow(per_head)
+            follow.append(union)
+            by_head.append(per_head)
+            leader_list.append(leaders(union, state_keys(Z)))
+            if k == steps:
+                break
+            Z = Z_next
+            states.append(Z)
+            if progress is not None:
+                progress(k + 1)
+        return Trajectory(
+            backend="float",
+            states=states,
+            follow=follow,
+            leaders=leader_list,
+            follow_by_head=by_head if len(self.config.heads) > 1 else None,
+            elapsed_s=time.perf_counter() - start,
+            info={"dtype": np.dtype(self.dtype).name, "rule": self.rule}
+            | ({"tau": self.tau} if self.rule == "softmax" else {}),
+        )
+
+
+def simulate_float(
+    config: Config,
+    steps: int,
+    dtype: str = "float64",
+    rule: str = "hardmax",
+    tau: float = 1.0,
+    progress: Callable[[int], None] | None = None,
+) -> Trajectory:
+    """Run the NumPy backend; see :class:`FloatEngine`."""
+    return FloatEngine(config, dtype=dtype, rule=rule, tau=tau).run(steps, progress=progress)

@@ -1,0 +1,168 @@
+"""The batched PyTorch backend: ``B × n × d`` tokens on CPU or CUDA.
+
+This is the one float implementation of a layer that everything batched uses,
+including the sentiment model (``sentiment.model`` calls :func:`layer`).
+For heads ``(A_h, alpha_h)``:
+
+    S_h = Z A_hᵀ Zᵀ                                    (B × n × n)
+    hardmax:  W_h = [S_h == rowmax S_h],  P_h Z = (W_h Z) / rowsum(W_h)
+    softmax:  P_h = softmax(S_h / τ)                    (differentiable)
+    Z+ = (Z + Σ_h alpha_h P_h Z) / (1 + Σ_h alpha_h)
+
+``mask`` (``B × n``, True for real tokens) removes padded tokens as *keys*:
+their scores are set to ``-inf`` so nobody attends to them. Padded queries
+are still updated (callers ignore them). ``A_h = None`` means the identity and
+skips a matrix product. ``alpha_h`` may be a Python number or a tensor (e.g.
+a learnable parameter); gradients flow through the softmax path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..config import Config, ConfigError
+from ..rules import FollowSets, leaders, step_weights, union_follow
+from ..trajectory import Trajectory, state_keys
+
+__all__ = ["TorchHead", "scores", "layer", "run_layers", "simulate_torch", "heads_from_config"]
+
+TorchHead = tuple  # (A: Tensor[d, d] | None, alpha: float | Tensor)
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def scores(Z: torch.Tensor, A: torch.Tensor | None) -> torch.Tensor:
+    """``S_ij = <A z_i, z_j>`` for a batch: ``(Z Aᵀ) Zᵀ`` (``A=None``: the Gram matrix)."""
+    Q = Z if A is None else Z @ A.transpose(-1, -2)
+    return Q @ Z.transpose(-1, -2)
+
+
+def layer(
+    Z: torch.Tensor,
+    heads: Sequence[TorchHead],
+    rule: str = "hardmax",
+    tau: float = 1.0,
+    mask: torch.Tensor | None = None,
+    return_winners: bool = False,
+):
+    """One layer of the dynamics for a batch ``Z`` of shape ``(..., n, d)``.
+
+    Returns
+    -------
+    Tensor, or (Tensor, list of Tensor)
+        ``Z+``; with ``return_winners`` also the boolean argmax masks
+        ``W_h = [S_h == rowmax S_h]`` (the float follow sets) per head.
+    """
+    alphas = [alpha for _, alpha in heads]
+    total = 1 + sum(alphas)
+    out = Z / total
+    winners = []
+    for A, alpha in heads:
+        S = scores(Z, A)
+        if mask is not None:
+            S = S.masked_fill(~mask[..., None, :], float("-inf"))
+        if rule == "hardmax" or return_winners:
+            W = S == S.amax(dim=-1, keepdim=True)
+            if return_winners:
+                winners.append(W)
+        if rule == "hardmax":
+            Wf = W.to(Z.dtype)
+            attended = (Wf @ Z) / Wf.sum(dim=-1, keepdim=True)
+        elif rule == "softmax":
+            attended = torch.softmax(S / tau, dim=-1) @ Z
+        else:
+            raise ValueError(f"rule must be 'hardmax' or 'softmax', got {rule!r}")
+        out = out + (alpha / total) * attended
+    return (out, winners) if return_winners else out
+
+
+def run_layers(
+    Z: torch.Tensor,
+    heads: Sequence[TorchHead],
+    layers: int,
+    rule: str = "hardmax",
+    tau: float = 1.0,
+    mask: torch.Tensor | None = None,
+    return_states: bool = False,
+):
+    """Apply ``layers`` layers; return the final batch (or the list of all states)."""
+    states = [Z]
+    for _ in range(layers):
+        Z = layer(Z, heads, rule=rule, tau=tau, mask=mask)
+        if return_states:
+            states.append(Z)
+    return states if return_states else Z
+
+
+def heads_from_config(config: Config, dtype: torch.dtype, device: str | torch.device) -> list[TorchHead]:
+    """Torch heads ``(A_h, alpha_h)``; identity matrices become ``None``."""
+    heads = []
+    for h in config.heads:
+        d = len(h.A)
+        is_identity = all(h.A[i][j] == (1 if i == j else 0) for i in range(d) for j in range(d))
+        A = None if is_identity else torch.tensor(
+            [[float(x) for x in row] for row in h.A], dtype=dtype, device=device
+        )
+        heads.append((A, float(h.alpha)))
+    return heads
+
+
+def _follow_sets(W: torch.Tensor) -> FollowSets:
+    return tuple(tuple(np.flatnonzero(row).tolist()) for row in W.cpu().numpy())
+
+
+def simulate_torch(
+    config: Config,
+    steps: int,
+    device: str = "cpu",
+    dtype: str = "float32",
+    rule: str = "hardmax",
+    tau: float = 1.0,
+    progress: Callable[[int], None] | None = None,
+) -> Trajectory:
+    """Run one configuration through the torch backend (a batch of one).
+
+    ``step_weights`` gives the same normalised weights as the other backends;
+    the arithmetic is the torch float arithmetic of :func:`layer`.
+    """
+    config.require_rational("the torch backend")
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available on this machine")
+    step_weights([h.alpha for h in config.heads])  # validates 1 + sum(alpha) != 0
+    tdtype = _DTYPES[dtype]
+    heads = heads_from_config(config, tdtype, device)
+    start = time.perf_counter()
+    Z = torch.tensor([[float(x) for x in row] for row in config.tokens], dtype=tdtype, device=device)[None]
+    states, follow, by_head, leader_list = [], [], [], []
+    with torch.no_grad():
+        for k in range(steps + 1):
+            Z_next, winners = layer(Z, heads, rule=rule, tau=tau, return_winners=True)
+            state = Z[0].cpu().numpy()
+            states.append(state)
+            per_head = tuple(_follow_sets(W[0]) for W in winners)
+            union = union_follow(per_head)
+            follow.append(union)
+            by_head.append(per_head)
+            leader_list.append(leaders(union, state_keys(state)))
+            if k == steps:
+                break
+            Z = Z_next
+            if progress is not None:
+                progress(k + 1)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return Trajectory(
+        backend="torch",
+        states=states,
+        follow=follow,
+        leaders=leader_list,
+        follow_by_head=by_head if len(config.heads) > 1 else None,
+        elapsed_s=time.perf_counter() - start,
+        info={"dtype": dtype, "device": device, "rule": rule} | ({"tau": tau} if rule == "softmax" else {}),
+    )

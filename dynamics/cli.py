@@ -1,0 +1,77 @@
+"""Command-line helpers shared by the package entry points.
+
+* :class:`Parser`: an ``argparse`` parser whose errors are one line on stderr
+  and exit status 2 (no usage dump, no traceback).
+* :func:`run_main`: runs a command, turning expected failures (bad config,
+  bad option, unreadable file) into one-line messages and a non-zero exit.
+* :func:`write_atomic`: write a file through a temporary file and a rename, so
+  that an interrupted run never leaves a half-written output.
+* :func:`progress_bar`: a tqdm bar on stderr (silent when stderr is not a TTY).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from typing import Any, Callable, NoReturn
+
+
+class UserError(Exception):
+    """A failure caused by the user's input; reported as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """``ArgumentParser`` with one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def run_main(prog: str, main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Call ``main(argv)``; report expected errors as ``prog: error: …`` in one line.
+
+    ``ValueError`` (which includes ``ConfigError`` and ``NumberError``),
+    ``OSError`` and :class:`UserError` are user-facing; anything else is a bug
+    and keeps its traceback. Ctrl-C exits with status 130 and no traceback.
+    """
+    try:
+        return main(argv)
+    except (ValueError, OSError, UserError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def dump_json(document: Any) -> str:
+    """Compact, deterministic JSON text with a trailing newline."""
+    return json.dumps(document, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def progress_bar(total: int, desc: str, enabled: bool):
+    """A ``tqdm`` bar on stderr, or ``None`` when disabled (or stderr is not a terminal)."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", file=sys.stderr, disable=None, leave=False)

@@ -1,0 +1,298 @@
+"""Configurations: tokens, attention heads and step sizes, validated (SPEC §5).
+
+A config file is JSON::
+
+    {"tokens": [["1", "1/3"], ["-1/12", "1/12"], ["-1", "-1"]],
+     "A": [["1", "0"], ["0", "1"]],
+     "alpha": "1/2"}
+
+``A`` defaults to the identity. Instead of ``A``/``alpha`` a config may give
+``"heads": [{"A": ..., "alpha": ...}, ...]`` (multi-head, SPEC §1). Optional
+descriptive keys: ``"steps"`` (the number of steps a saved counterexample
+needs), ``"name"``, ``"description"``. Every other key is an error, so that a
+typo such as ``"alhpa"`` is caught instead of silently ignored.
+
+Every validation failure raises :class:`ConfigError` whose message is one line
+naming the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterable
+
+from .numbers import Expr, Number, NumberError, format_fraction, json_type, parse_number
+
+__all__ = ["ConfigError", "Head", "Config", "load_config", "config_from_dict", "identity"]
+
+_TOP_KEYS = {"tokens", "A", "alpha", "heads", "steps", "name", "description"}
+_HEAD_KEYS = {"A", "alpha"}
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; ``str(error)`` is a one-line message for the user."""
+
+
+def identity(d: int) -> tuple[tuple[Fraction, ...], ...]:
+    """The ``d × d`` identity matrix with exact entries."""
+    return tuple(tuple(Fraction(int(i == j)) for j in range(d)) for i in range(d))
+
+
+@dataclass(frozen=True)
+class Head:
+    """One attention head: score matrix ``A`` (``d × d``) and step ``alpha``."""
+
+    A: tuple[tuple[Number, ...], ...]
+    alpha: Number
+
+    @property
+    def is_rational(self) -> bool:
+        return isinstance(self.alpha, Fraction) and all(
+            isinstance(x, Fraction) for row in self.A for x in row
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration: ``n`` tokens in ``R^d`` and one or more heads.
+
+    Attributes
+    ----------
+    tokens
+        ``n`` rows of ``d`` exact numbers (``Fraction``, or :class:`Expr` for
+        irrational entries, which only the interval engine accepts).
+    heads
+        The heads ``(A_h, alpha_h)``; one head is the paper's model.
+    steps
+        Optional number of steps recorded with a saved counterexample.
+    source
+        Where the config came from (a path, or ``"<dict>"``), for messages.
+    """
+
+    tokens: tuple[tuple[Number, ...], ...]
+    heads: tuple[Head, ...]
+    steps: int | None = None
+    name: str | None = None
+    description: str | None = None
+    source: str = field(default="<dict>", compare=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def d(self) -> int:
+        return len(self.tokens[0])
+
+    @property
+    def is_rational(self) -> bool:
+        """True if every entry is rational, so the exact engine applies."""
+        return all(isinstance(x, Fraction) for row in self.tokens for x in row) and all(
+            h.is_rational for h in self.heads
+        )
+
+    def first_irrational(self) -> str | None:
+        """The first irrational field and its text (``"tokens[0][1] = sqrt(2)"``), or ``None``."""
+        for i, row in enumerate(self.tokens):
+            for k, x in enumerate(row):
+                if isinstance(x, Expr):
+                    return f"tokens[{i}][{k}] = {x.source}"
+        for h, head in enumerate(self.heads):
+            prefix = f"heads[{h}]." if len(self.heads) > 1 else ""
+            if isinstance(head.alpha, Expr):
+                return f"{prefix}alpha = {head.alpha.source}"
+            for i, row in enumerate(head.A):
+                for k, x in enumerate(row):
+                    if isinstance(x, Expr):
+                        return f"{prefix}A[{i}][{k}] = {x.source}"
+        return None
+
+    def require_rational(self, what: str) -> None:
+        """Raise :class:`ConfigError` naming the first irrational field, if any."""
+        field_text = self.first_irrational()
+        if field_text is not None:
+            raise ConfigError(
+                f"{self.source}: field {field_text} is irrational; {what} takes rational "
+                "configs (use --backend interval)"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (exact strings), accepted back by :func:`config_from_dict`."""
+
+        def num(x: Number) -> str:
+            return format_fraction(x) if isinstance(x, Fraction) else x.source
+
+        def mat(rows: Iterable[Iterable[Number]]) -> list[list[str]]:
+            return [[num(x) for x in row] for row in rows]
+
+        out: dict[str, Any] = {"tokens": mat(self.tokens)}
+        if len(self.heads) == 1:
+            out["A"] = mat(self.heads[0].A)
+            out["alpha"] = num(self.heads[0].alpha)
+        else:
+            out["heads"] = [{"A": mat(h.A), "alpha": num(h.alpha)} for h in self.heads]
+        if self.steps is not None:
+            out["steps"] = self.steps
+        if self.name is not None:
+            out["name"] = self.name
+        if self.description is not None:
+            out["description"] = self.description
+        return out
+
+
+def _error(source: str, where: str, what: str) -> ConfigError:
+    return ConfigError(f"{source}: field '{where}': {what}")
+
+
+def _number(value: Any, source: str, where: str) -> Number:
+    try:
+        return parse_number(value)
+    except NumberError as exc:
+        raise _error(source, where, str(exc)) from None
+
+
+def _matrix(value: Any, source: str, where: str, rows: int | None, cols: int | None) -> tuple:
+    """A list of equal-length lists of numbers; ``rows``/``cols`` if given must match."""
+    if not isinstance(value, list):
+        raise _error(source, where, f"expected a list of rows, got {json_type(value)}")
+    if not value:
+        raise _error(source, where, "expected a non-empty list of rows, got []")
+    if rows is not None and len(value) != rows:
+        raise _error(source, where, f"expected {rows} rows (a {rows}×{rows} matrix), got {len(value)}")
+    width = cols
+    out = []
+    for i, row in enumerate(value):
+        if not isinstance(row, list):
+            raise _error(source, f"{where}[{i}]", f"expected a list of numbers, got {json_type(row)}")
+        if width is None:
+            width = len(row)
+            if width == 0:
+                raise _error(source, f"{where}[{i}]", "expected at least one coordinate, got []")
+        if len(row) != width:
+            raise _error(
+                source, f"{where}[{i}]", f"expected {width} numbers like the rows before, got {len(row)}"
+            )
+        out.append(tuple(_number(x, source, f"{where}[{i}][{k}]") for k, x in enumerate(row)))
+    return tuple(out)
+
+
+def _alpha(value: Any, source: str, where: str, allow_nonpositive: bool) -> Number:
+    alpha = _number(value, source, where)
+    if not allow_nonpositive:
+        if isinstance(alpha, Fraction) and alpha <= 0:
+            raise _error(source, where, f"expected alpha > 0, got {format_fraction(alpha)}"
+                         " (pass --allow-nonpositive-alpha to allow it)")
+    return alpha
+
+
+def _head(obj: Any, source: str, where: str, d: int, allow_nonpositive: bool) -> Head:
+    if not isinstance(obj, dict):
+        raise _error(source, where, f"expected an object with 'A' and 'alpha', got {json_type(obj)}")
+    unknown = sorted(set(obj) - _HEAD_KEYS)
+    if unknown:
+        raise _error(source, f"{where}.{unknown[0]}", "unknown key (a head has 'A' and 'alpha')")
+    if "alpha" not in obj:
+        raise _error(source, f"{where}.alpha", "missing (every head needs a step size alpha)")
+    A = _matrix(obj["A"], source, f"{where}.A", d, d) if "A" in obj else identity(d)
+    return Head(A=A, alpha=_alpha(obj["alpha"], source, f"{where}.alpha", allow_nonpositive))
+
+
+def config_from_dict(
+    obj: Any, source: str = "<dict>", *, allow_nonpositive_alpha: bool = False
+) -> Config:
+    """Validate a parsed JSON object and build a :class:`Config`.
+
+    Parameters
+    ----------
+    obj
+        The decoded JSON document.
+    source
+        Name used in error messages (usually the file path).
+    allow_nonpositive_alpha
+        Accept ``alpha <= 0`` (outside the paper's hypotheses). The total
+        ``1 + sum(alpha_h)`` must still be nonzero.
+
+    Raises
+    ------
+    ConfigError
+        With a one-line message naming the field and the expectation.
+    """
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{source}: expected a JSON object with 'tokens', got {json_type(obj)}")
+    unknown = sorted(set(obj) - _TOP_KEYS)
+    if unknown:
+        raise _error(source, unknown[0], f"unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    if "tokens" not in obj:
+        raise _error(source, "tokens", "missing (expected a list of n token vectors)")
+    tokens = _matrix(obj["tokens"], source, "tokens", None, None)
+    d = len(tokens[0])
+
+    if "heads" in obj:
+        for key in ("A", "alpha"):
+            if key in obj:
+                raise _error(source, key, "give either 'heads' or top-level 'A'/'alpha', not both")
+        heads_value = obj["heads"]
+        if not isinstance(heads_value, list) or not heads_value:
+            got = json_type(heads_value) if not isinstance(heads_value, list) else "[]"
+            raise _error(source, "heads", f"expected a non-empty list of heads, got {got}")
+        heads = tuple(
+            _head(h, source, f"heads[{i}]", d, allow_nonpositive_alpha) for i, h in enumerate(heads_value)
+        )
+    else:
+        if "alpha" not in obj:
+            raise _error(source, "alpha", "missing (expected a step size alpha > 0, e.g. \"1/2\")")
+        A = _matrix(obj["A"], source, "A", d, d) if "A" in obj else identity(d)
+        heads = (Head(A=A, alpha=_alpha(obj["alpha"], source, "alpha", allow_nonpositive_alpha)),)
+
+    alphas = [h.alpha for h in heads]
+    if all(isinstance(a, Fraction) for a in alphas) and 1 + sum(alphas) == 0:
+        raise _error(source, "alpha", "1 + sum of alpha is 0: the normalisation 1/(1 + alpha) is undefined")
+
+    steps = obj.get("steps")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
+        raise _error(source, "steps", f"expected a non-negative integer, got {steps!r}")
+    for key in ("name", "description"):
+        if key in obj and not isinstance(obj[key], str):
+            raise _error(source, key, f"expected a string, got {json_type(obj[key])}")
+    return Config(
+        tokens=tokens,
+        heads=heads,
+        steps=steps,
+        name=obj.get("name"),
+        description=obj.get("description"),
+        source=source,
+    )
+
+
+def load_config(path: str | os.PathLike, *, allow_nonpositive_alpha: bool = False) -> Config:
+    """Read and validate a JSON config file; see :func:`config_from_dict`.
+
+    Raises
+    ------
+    ConfigError
+        Missing file, a directory, unreadable or invalid JSON, or invalid content.
+    """
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise ConfigError(f"{name}: no such file")
+    if os.path.isdir(name):
+        raise ConfigError(f"{name}: is a directory, expected a JSON config file")
+    try:
+        with open(name, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: cannot read: {exc}") from None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{name}: invalid JSON: {exc}") from None
+    return config_from_dict(obj, name, allow_nonpositive_alpha=allow_nonpositive_alpha)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")

@@ -1,0 +1,138 @@
+"""Trajectories: the states ``Z^0 … Z^K``, follow sets and leaders of a run.
+
+A :class:`Trajectory` is what every backend returns and what the checkers in
+``verify`` read. States are stored in the backend's own arithmetic:
+
+* exact engine: :class:`~dynamics.rational.RationalMatrix` (exact ``N/D``);
+* interval engine: ``n × d`` nested lists of ``mpmath.iv`` intervals;
+* float backends: ``numpy.ndarray`` of shape ``(n, d)``.
+
+``follow`` and ``leaders`` hold one entry per *state*, so ``follow[K]`` (the
+follow sets at the final state) is kept too; the JSON form follows SPEC §5 and
+emits ``follow[0 … K-1]`` and ``leaders[0 … K]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .rational import RationalMatrix
+from .rules import FollowSets, clusters
+
+__all__ = ["Trajectory", "state_keys", "state_to_json", "state_to_float"]
+
+
+def state_keys(state: Any) -> list:
+    """Hashable per-token keys, equal exactly when the tokens are equal in the state's arithmetic."""
+    if isinstance(state, RationalMatrix):
+        return state.row_keys()
+    if isinstance(state, np.ndarray):
+        # +0.0 and -0.0 are equal tokens: normalise before hashing the bytes.
+        normalised = state + 0.0
+        return [normalised[i].tobytes() for i in range(state.shape[0])]
+    return [tuple((x.a, x.b) for x in row) for row in state]
+
+
+def state_to_json(state: Any) -> list[list]:
+    """SPEC §5 JSON: ``"p/q"`` strings for exact states, numbers otherwise (interval midpoints)."""
+    if isinstance(state, RationalMatrix):
+        return state.strings()
+    if isinstance(state, np.ndarray):
+        return [[_json_float(float(x)) for x in row] for row in state]
+    return [[_json_float(float(x.mid)) for x in row] for row in state]
+
+
+def state_to_float(state: Any) -> np.ndarray:
+    """A float64 array approximating the state (interval midpoints)."""
+    if isinstance(state, RationalMatrix):
+        return state.to_numpy()
+    if isinstance(state, np.ndarray):
+        return state.astype(np.float64)
+    return np.array([[float(x.mid) for x in row] for row in state], dtype=np.float64)
+
+
+def _json_float(x: float) -> float | str:
+    return x if math.isfinite(x) else str(x)
+
+
+@dataclass
+class Trajectory:
+    """One run of the dynamics.
+
+    Attributes
+    ----------
+    backend
+        ``"exact"``, ``"interval"``, ``"float"`` or ``"torch"``.
+    states
+        ``states[k]`` is ``Z^k`` for ``k = 0 … steps``.
+    follow
+        ``follow[k][i] = C_i(Z^k)`` (sorted; union over heads), one entry per state.
+    leaders
+        ``leaders[k]``: sorted leaders of ``Z^k``, one entry per state.
+    follow_by_head
+        For several heads, ``follow_by_head[k][h][i] = C^h_i(Z^k)``; else ``None``.
+    elapsed_s
+        Compute time of the run, without start-up and I/O.
+    info
+        Backend details (dtype, device, precision, undecided rows, …).
+    """
+
+    backend: str
+    states: list[Any]
+    follow: list[FollowSets]
+    leaders: list[tuple[int, ...]]
+    follow_by_head: list[tuple[FollowSets, ...]] | None = None
+    elapsed_s: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """Number of completed steps ``K`` (``len(states) - 1``)."""
+        return len(self.states) - 1
+
+    @property
+    def n(self) -> int:
+        return len(self.follow[0]) if self.follow else len(state_keys(self.states[0]))
+
+    @property
+    def d(self) -> int:
+        first = self.states[0]
+        if isinstance(first, RationalMatrix):
+            return first.shape[1]
+        return len(first[0])
+
+    def clusters(self, k: int = -1) -> list[list[int]]:
+        """Groups of tokens equal at step ``k`` (default: the final state)."""
+        return clusters(state_keys(self.states[k]))
+
+    def to_json(self) -> dict[str, Any]:
+        """The SPEC §5 document of ``python -m dynamics simulate --json``."""
+        K = self.steps
+        out: dict[str, Any] = {
+            "backend": self.backend,
+            "n": self.n,
+            "d": self.d,
+            "steps": K,
+            "elapsed_s": round(self.elapsed_s, 6),
+            "trajectory": [state_to_json(s) for s in self.states],
+            "follow": [[list(c) for c in f] for f in self.follow[:K]],
+            "leaders": [list(l) for l in self.leaders[: K + 1]],
+        }
+        if self.follow_by_head is not None:
+            out["follow_by_head"] = [
+                [[list(c) for c in f] for f in heads] for heads in self.follow_by_head[:K]
+            ]
+        out.update(self.info)
+        return out
+
+
+def check_shapes(states: Sequence[Any], follow: Sequence[Any], leaders: Sequence[Any]) -> None:
+    """Internal consistency of a trajectory (one follow/leader entry per state)."""
+    if not (len(states) == len(follow) == len(leaders)):
+        raise ValueError(
+            f"trajectory has {len(states)} states, {len(follow)} follow entries, {len(leaders)} leader entries"
+        )
