@@ -33,7 +33,15 @@ from ..numbers import Expr, Number
 from ..rules import FollowSets, leaders, union_follow
 from ..trajectory import Trajectory
 
-__all__ = ["simulate_interval", "Undecided"]
+__all__ = ["simulate_interval", "Undecided", "endpoints"]
+
+
+def endpoints(x) -> tuple[Fraction, Fraction]:
+    """The exact rational endpoints ``(lo, hi)`` of an ``mpmath.iv`` interval."""
+    from mpmath.libmp import to_rational
+
+    lo, hi = (Fraction(*to_rational(e)) for e in x._mpi_)
+    return lo, hi
 
 
 class Undecided(Exception):

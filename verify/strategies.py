@@ -1,0 +1,177 @@
+"""Hypothesis strategies for configurations, matrices and the degenerate families.
+
+Everything is built from small integers, so Hypothesis shrinks failures to
+small, readable rational counterexamples.
+
+Matrix classes (SPEC §2), built by congruence ``A = Uᵀ D U`` with a unimodular
+integer ``U`` (upper triangular, unit diagonal). By Sylvester's law of inertia
+``A`` has the signs of ``D``:
+
+* ``spd``          — ``D > 0``: symmetric positive definite (hypothesis H);
+* ``symmetric``    — ``D`` arbitrary (zero and negative entries allowed);
+* ``indefinite``   — ``D`` with a positive and a negative entry (needs d ≥ 2);
+* ``nonsymmetric`` — an arbitrary rational matrix with ``A ≠ Aᵀ``.
+
+Token families: generic rationals; **duplicates** (repeated rows); the **zero
+token**; **collinear** and **coplanar** sets; sets symmetric under a
+**rational rotation** (Pythagorean cosines 3/5, 5/13, 8/17, …) or a
+**reflection**, which carry exact ties that persist; **near ties** (a token
+nudged by 1/10⁶ off a tie).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Sequence
+
+from hypothesis import strategies as st
+
+from dynamics.config import Config, Head
+
+__all__ = [
+    "MATRIX_CLASSES",
+    "FAMILIES",
+    "rationals",
+    "matrices",
+    "alphas",
+    "token_sets",
+    "configs",
+]
+
+MATRIX_CLASSES = ("spd", "symmetric", "indefinite", "nonsymmetric")
+FAMILIES = ("generic", "duplicates", "zero", "collinear", "coplanar", "rotation", "reflection", "near_tie")
+PYTHAGOREAN = ((3, 4, 5), (5, 12, 13), (8, 15, 17), (7, 24, 25), (20, 21, 29))
+
+Matrix = tuple[tuple[Fraction, ...], ...]
+
+
+def rationals(max_denominator: int = 8, bound: int = 2) -> st.SearchStrategy[Fraction]:
+    """Rationals ``p/q`` with ``1 <= q <= max_denominator`` and ``|p/q| <= bound``; shrink toward 0."""
+    return st.integers(1, max_denominator).flatmap(
+        lambda q: st.integers(-bound * q, bound * q).map(lambda p: Fraction(p, q))
+    )
+
+
+def _unimodular(d: int) -> st.SearchStrategy[list[list[int]]]:
+    return st.lists(st.integers(-2, 2), min_size=d * d, max_size=d * d).map(
+        lambda xs: [[1 if i == j else (xs[i * d + j] if j > i else 0) for j in range(d)] for i in range(d)]
+    )
+
+
+def _congruence(U: list[list[int]], D: Sequence[Fraction]) -> Matrix:
+    d = len(U)
+    return tuple(
+        tuple(sum((U[k][i] * D[k] * U[k][j] for k in range(d)), Fraction(0)) for j in range(d))
+        for i in range(d)
+    )
+
+
+def matrices(kind: str, d: int) -> st.SearchStrategy[Matrix]:
+    """A ``d × d`` rational matrix of class ``kind`` (see module docstring)."""
+    if kind not in MATRIX_CLASSES:
+        raise ValueError(f"matrix class must be one of {MATRIX_CLASSES}, got {kind!r}")
+    positive = st.integers(1, 4).map(Fraction) | st.sampled_from([Fraction(1, 2), Fraction(1, 3)])
+    if kind == "spd":
+        diag = st.lists(positive, min_size=d, max_size=d)
+    elif kind == "symmetric":
+        diag = st.lists(st.integers(-3, 3).map(Fraction), min_size=d, max_size=d)
+    elif kind == "indefinite":
+        if d < 2:
+            raise ValueError("an indefinite matrix needs d >= 2")
+        diag = st.tuples(
+            st.lists(positive, min_size=1, max_size=1),
+            st.lists(positive.map(lambda x: -x), min_size=1, max_size=1),
+            st.lists(st.integers(-3, 3).map(Fraction), min_size=d - 2, max_size=d - 2),
+        ).flatmap(lambda parts: st.permutations(parts[0] + parts[1] + parts[2]))
+    else:
+        entries = st.lists(rationals(4, 2), min_size=d * d, max_size=d * d)
+        return entries.map(lambda xs: tuple(tuple(xs[i * d: (i + 1) * d]) for i in range(d))).filter(
+            lambda A: any(A[i][j] != A[j][i] for i in range(d) for j in range(d))
+        )
+    return st.tuples(_unimodular(d), diag).map(lambda ud: _congruence(*ud))
+
+
+def alphas(max_alpha: int = 10) -> st.SearchStrategy[Fraction]:
+    """Step sizes ``alpha`` rational in ``(0, max_alpha]``."""
+    return st.integers(1, 6).flatmap(
+        lambda q: st.integers(1, max_alpha * q).map(lambda p: Fraction(p, q))
+    )
+
+
+def _rotate(v: Sequence[Fraction], c: Fraction, s: Fraction, axes=(0, 1)) -> tuple[Fraction, ...]:
+    out = list(v)
+    a, b = axes
+    out[a], out[b] = c * v[a] - s * v[b], s * v[a] + c * v[b]
+    return tuple(out)
+
+
+@st.composite
+def token_sets(draw, n: int | None = None, d: int | None = None, family: str | None = None,
+               max_n: int = 12, max_d: int = 3) -> tuple[tuple[Fraction, ...], ...]:
+    """Token multisets from one of :data:`FAMILIES` (drawn if not given)."""
+    d = d if d is not None else draw(st.integers(1, max_d))
+    family = family if family is not None else draw(st.sampled_from(FAMILIES))
+    if family in ("rotation", "reflection", "coplanar") and d < 2:
+        family = "generic"
+    n = n if n is not None else draw(st.integers(1, max_n))
+    point = st.tuples(*[rationals()] * d)
+    if family == "generic":
+        return tuple(draw(st.lists(point, min_size=n, max_size=n)))
+    if family == "duplicates":
+        base = draw(st.lists(point, min_size=1, max_size=max(1, n - 1)))
+        picks = draw(st.lists(st.integers(0, len(base) - 1), min_size=n - len(base), max_size=n - len(base)))
+        tokens = list(base) + [base[i] for i in picks]
+        return tuple(draw(st.permutations(tokens)))
+    if family == "zero":
+        rest = draw(st.lists(point, min_size=n - 1, max_size=n - 1))
+        return tuple(draw(st.permutations([tuple(Fraction(0) for _ in range(d))] + rest)))
+    if family in ("collinear", "coplanar"):
+        k = 1 if family == "collinear" else 2
+        origin = draw(point)
+        directions = [draw(point) for _ in range(k)]
+        coeffs = draw(st.lists(st.tuples(*[rationals(4, 2)] * k), min_size=n, max_size=n))
+        return tuple(
+            tuple(origin[m] + sum((c[t] * directions[t][m] for t in range(k)), Fraction(0)) for m in range(d))
+            for c in coeffs
+        )
+    if family == "rotation":
+        a, b, h = draw(st.sampled_from(PYTHAGOREAN))
+        c, s = Fraction(a, h), Fraction(b, h)
+        orbit = draw(st.integers(2, 4))
+        seeds = draw(st.lists(point, min_size=1, max_size=max(1, n // orbit)))
+        tokens = []
+        for p in seeds:
+            q = tuple(p)
+            for _ in range(orbit):
+                tokens.append(q)
+                q = _rotate(q, c, s)
+        return tuple(tokens[: max(n, 1)])
+    if family == "reflection":
+        seeds = draw(st.lists(point, min_size=1, max_size=max(1, n // 2)))
+        tokens = []
+        for p in seeds:
+            tokens.append(tuple(p))
+            tokens.append((-p[0],) + tuple(p[1:]))
+        on_axis = draw(st.booleans())
+        if on_axis:
+            tokens.append((Fraction(0),) + tuple(draw(point)[1:]))
+        return tuple(tokens)
+    if family == "near_tie":
+        base = draw(st.lists(point, min_size=max(1, n - 1), max_size=max(1, n - 1)))
+        j = draw(st.integers(0, len(base) - 1))
+        nudge = Fraction(draw(st.sampled_from([1, -1])), 10**6)
+        twin = (base[j][0] + nudge,) + tuple(base[j][1:])
+        return tuple(base + [twin])
+    raise ValueError(f"unknown family {family!r}")
+
+
+@st.composite
+def configs(draw, matrix: str = "spd", heads: int | tuple[int, int] = 1, family: str | None = None,
+            max_n: int = 12, max_d: int = 3, min_d: int = 1) -> Config:
+    """A full :class:`~dynamics.config.Config` of a matrix class, 1–3 heads, a token family."""
+    low = max(min_d, 2 if matrix == "indefinite" else 1)
+    d = draw(st.integers(low, max(low, max_d)))
+    tokens = draw(token_sets(d=d, family=family, max_n=max_n))
+    count = heads if isinstance(heads, int) else draw(st.integers(*heads))
+    hs = tuple(Head(A=draw(matrices(matrix, d)), alpha=draw(alphas())) for _ in range(count))
+    return Config(tokens=tokens, heads=hs)
