@@ -93,3 +93,27 @@ def paper_loop(batch: np.ndarray, alpha: float, layers: int, A: np.ndarray | Non
             Z = new
         out[b] = Z
     return out
+
+
+def paper_loop_torch(batch, alpha: float, layers: int, A=None):
+    """The same per-review, per-token loop written with torch tensors (the paper's framework).
+
+    ``batch`` is a ``(B, n, d)`` tensor; one small torch op per token per layer.
+    """
+    import torch
+
+    out = torch.empty_like(batch)
+    d = batch.shape[2]
+    A = torch.eye(d, dtype=batch.dtype) if A is None else A
+    with torch.no_grad():
+        for b in range(batch.shape[0]):
+            Z = batch[b].clone()
+            for _ in range(layers):
+                new = torch.empty_like(Z)
+                for i in range(Z.shape[0]):
+                    scores = Z @ (A @ Z[i])
+                    winners = torch.nonzero(scores == scores.max()).flatten()
+                    new[i] = (Z[i] + alpha * Z[winners].mean(dim=0)) / (1 + alpha)
+                Z = new
+            out[b] = Z
+    return out
