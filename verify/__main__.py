@@ -1,0 +1,170 @@
+"""``python -m verify check|limit|hunt|report`` (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+
+from dynamics import load_config, simulate
+from dynamics.cli import Parser, dump_json, run_main
+
+from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
+from .exact import satisfies_H
+from .limits import certified_limit
+from .strategies import FAMILIES, MATRIX_CLASSES
+
+PROG = "python -m verify"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+_positive.__name__ = "positive integer"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="Check the claims of hardmax attention dynamics (SPEC §2).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    c = sub.add_parser("check", help="check every claim on one config")
+    c.add_argument("config")
+    c.add_argument("--steps", type=_positive, default=30, help="steps to check P1–P4, D1–D3 (default 30)")
+    c.add_argument("--limit-steps", type=_positive, default=200, help="step budget of the certified limit (P5)")
+    c.add_argument("--backend", choices=("exact", "float", "torch"), default="exact",
+                   help="whose trajectory to judge (default exact); float ones are judged exactly")
+    c.add_argument("--dtype", choices=("float32", "float64"), default=None)
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--json", action="store_true")
+
+    lim = sub.add_parser("limit", help="certified limit of one config (SPEC §4)")
+    lim.add_argument("config")
+    lim.add_argument("--max-steps", type=_positive, default=200)
+    lim.add_argument("--json", action="store_true")
+
+    h = sub.add_parser("hunt", help="search for a minimal counterexample")
+    h.add_argument("--claim", required=True, choices=CLAIMS)
+    h.add_argument("--matrix", choices=MATRIX_CLASSES, default="spd")
+    h.add_argument("--heads", type=int, choices=(1, 2, 3), default=1)
+    h.add_argument("--family", choices=FAMILIES, default=None, help="restrict to one token family")
+    h.add_argument("--max-examples", type=_positive, default=1000)
+    h.add_argument("--steps", type=_positive, default=30, help="steps checked per example (default 30)")
+    h.add_argument("--seed", type=int, default=0)
+    h.add_argument("--workers", type=_positive, default=1)
+    h.add_argument("--no-save", action="store_true", help="do not add a found counterexample to verify/corpus/")
+    h.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("report", help="write the verification report to reports/")
+    from .report import add_arguments
+
+    add_arguments(r)
+    return parser
+
+
+def _check(args) -> int:
+    config = load_config(args.config)
+    options = {}
+    if args.backend != "exact":
+        options = {"dtype": args.dtype or ("float64" if args.backend == "float" else "float32")}
+        if args.backend == "torch":
+            options["device"] = args.device
+    start = time.perf_counter()
+    traj = simulate(config, args.steps, backend=args.backend, **options)
+    verdicts = check_all(config, traj, FINITE_CLAIMS)
+    if args.backend == "exact":
+        limit = certified_limit(config, max_steps=args.limit_steps)
+        if not limit.certified:
+            p5 = Verdict("P5", None, reason=limit.reason)
+        elif limit.in_S is None:
+            p5 = Verdict("P5", None, reason=limit.reason, extra={"certified_at": limit.certified_at})
+        else:
+            bad = [i for i, ok in enumerate(limit.in_S) if not ok]
+            p5 = Verdict("P5", not bad, witness={"tokens_not_in_S": bad} if bad else None,
+                         extra={"certified_at": limit.certified_at, "clusters": limit.clusters,
+                                "limit": limit.to_json()["limit"]})
+    else:
+        p5 = Verdict("P5", None, reason="P5 is a limit: it is certified on the exact engine (verify limit)")
+    verdicts["P5"] = p5
+    elapsed = time.perf_counter() - start
+    ordered = {c: verdicts[c] for c in CLAIMS}
+    document = {
+        "config": args.config, "backend": args.backend, "steps": args.steps,
+        "H": satisfies_H(config.heads), "elapsed_s": round(elapsed, 6),
+        "claims": {c: v.to_json() for c, v in ordered.items()},
+    }
+    if args.json:
+        sys.stdout.write(dump_json(document))
+    else:
+        print(f"{args.config}: {args.backend} trajectory, {args.steps} steps, "
+              f"hypothesis H {'holds' if document['H'] else 'does not hold'}, {elapsed:.2f} s")
+        for c, v in ordered.items():
+            status = {True: "holds", False: "FAILS", None: "n/a"}[v.holds]
+            detail = v.reason
+            if v.holds is False:
+                detail = f"{v.violations} violation(s), max {v.max_violation:.3g}; first: {json.dumps(v.witness)}"
+            print(f"  {c}: {status}" + (f"  ({detail})" if detail else ""))
+    return 0
+
+
+def _limit(args) -> int:
+    config = load_config(args.config)
+    result = certified_limit(config, max_steps=args.max_steps)
+    document = result.to_json()
+    if args.json:
+        sys.stdout.write(dump_json(document))
+    elif result.certified:
+        print(f"{args.config}: pattern certified frozen at step {result.certified_at}; "
+              f"leaders {list(result.leaders)}; {len(result.clusters)} clusters {result.clusters}")
+        for i, row in enumerate(document["limit"]):
+            flag = "" if result.in_S is None else ("  in S" if result.in_S[i] else "  NOT in S")
+            print(f"  {i:3d} -> ({', '.join(row)}){flag}")
+    else:
+        print(f"{args.config}: not certified: {result.reason}")
+    return 0
+
+
+def _hunt(args, argv: list[str] | None) -> int:
+    from .hunt import hunt, save_counterexample
+
+    result = hunt(args.claim, matrix=args.matrix, heads=args.heads, max_examples=args.max_examples,
+                  seed=args.seed, steps=args.steps, family=args.family, workers=args.workers)
+    if result.counterexample is not None and not args.no_save:
+        command = "python -m verify " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]) if a != "--json")
+        result.saved_to = save_counterexample(result, command)
+    document = result.to_json()
+    if args.json:
+        sys.stdout.write(dump_json(document))
+    else:
+        rate = document["examples_per_s"]
+        head = f"{args.claim} / {args.matrix} / {args.heads} head(s): {result.examples} examples in " \
+               f"{result.elapsed_s:.1f} s ({rate} examples/s)"
+        if result.counterexample is None:
+            print(head + ": no counterexample")
+        else:
+            print(head + f": counterexample (fails at step {result.step}):")
+            print(json.dumps(result.counterexample))
+            if result.saved_to:
+                print(f"saved to {result.saved_to}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args)
+    if args.command == "limit":
+        return _limit(args)
+    if args.command == "hunt":
+        return _hunt(args, argv)
+    from .report import run_report
+
+    return run_report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(PROG, main))

@@ -1,0 +1,133 @@
+"""Exact arithmetic for the checkers, independent of the engines.
+
+The checkers must not re-use the engines' reasoning, so scores, follow sets
+and leaders are recomputed here from the *states* alone, in plain Python
+integers (no FLINT, no common code with ``dynamics.backends``):
+
+    state  Z = N / D  (N integer rows, D > 0 the lcm of the denominators)
+    A      = M / a    (M integer, a > 0)
+    s_ij   = <A z_i, z_j> = (M N_i) · N_j / (a D²)
+
+so within row ``i`` the integer ``(M N_i) · N_j`` orders the scores exactly.
+
+Float states are exact dyadic rationals (every IEEE double is), so a float
+trajectory is checked exactly too: the checkers judge the float states that
+the float code actually produced.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any, Sequence
+
+import numpy as np
+
+from dynamics.rational import RationalMatrix
+
+Rows = list[list[Fraction]]
+
+__all__ = [
+    "exact_rows",
+    "IntState",
+    "integer_matrix",
+    "follow_sets",
+    "leaders_of",
+    "is_symmetric",
+    "is_positive_definite",
+    "satisfies_H",
+]
+
+
+def exact_rows(state: Any) -> Rows:
+    """The exact rational value of a state from any backend except interval."""
+    if isinstance(state, RationalMatrix):
+        return state.fractions()
+    if isinstance(state, np.ndarray):
+        return [[Fraction(float(x)) for x in row] for row in state]
+    raise TypeError("interval states are enclosures, not exact values; check exact or float trajectories")
+
+
+class IntState:
+    """A state as integer rows over a common denominator (computed here, independently)."""
+
+    __slots__ = ("rows", "den", "fractions")
+
+    def __init__(self, rows: Rows):
+        self.fractions = rows
+        den = 1
+        for row in rows:
+            for x in row:
+                den = math.lcm(den, x.denominator)
+        self.den = den
+        self.rows = [[x.numerator * (den // x.denominator) for x in row] for row in rows]
+
+    def key(self, i: int) -> tuple[int, ...]:
+        return tuple(self.rows[i])
+
+
+def integer_matrix(A: Sequence[Sequence[Fraction]]) -> list[list[int]]:
+    """``A`` times the lcm of its denominators (a positive factor)."""
+    scale = 1
+    for row in A:
+        for x in row:
+            scale = math.lcm(scale, Fraction(x).denominator)
+    return [[int(Fraction(x) * scale) for x in row] for row in A]
+
+
+def score_rows(state: IntState, M: list[list[int]]) -> list[list[int]]:
+    """Integer scores proportional (per row, positive factor) to ``<A z_i, z_j>``."""
+    d = len(M)
+    N = state.rows
+    out = []
+    for zi in N:
+        q = [sum(M[r][k] * zi[k] for k in range(d)) for r in range(d)]
+        out.append([sum(q[k] * zj[k] for k in range(d)) for zj in N])
+    return out
+
+
+def follow_sets(state: IntState, Ms: Sequence[list[list[int]]]) -> list[tuple[tuple[int, ...], ...]]:
+    """Per head, ``C^h_i = argmax_j s^h_ij`` exactly."""
+    out = []
+    for M in Ms:
+        follow = []
+        for row in score_rows(state, M):
+            best = max(row)
+            follow.append(tuple(j for j, s in enumerate(row) if s == best))
+        out.append(tuple(follow))
+    return out
+
+
+def leaders_of(state: IntState, per_head) -> tuple[int, ...]:
+    """Tokens whose follow sets (every head) hold only copies of themselves."""
+    n = len(state.rows)
+    return tuple(
+        i for i in range(n)
+        if all(state.rows[j] == state.rows[i] for follow in per_head for j in follow[i])
+    )
+
+
+def is_symmetric(A: Sequence[Sequence[Fraction]]) -> bool:
+    d = len(A)
+    return all(A[i][j] == A[j][i] for i in range(d) for j in range(i))
+
+
+def is_positive_definite(A: Sequence[Sequence[Fraction]]) -> bool:
+    """Exact test for a symmetric ``A``: all pivots of Gaussian elimination (LDLᵀ) positive."""
+    d = len(A)
+    M = [[Fraction(x) for x in row] for row in A]
+    for k in range(d):
+        if M[k][k] <= 0:
+            return False
+        for i in range(k + 1, d):
+            factor = M[i][k] / M[k][k]
+            for j in range(k, d):
+                M[i][j] -= factor * M[k][j]
+    return True
+
+
+def satisfies_H(heads) -> bool:
+    """Hypothesis H: every head's ``A`` symmetric positive definite and ``alpha > 0``."""
+    return all(
+        is_symmetric(h.A) and is_positive_definite(h.A) and Fraction(h.alpha) > 0 for h in heads
+    )

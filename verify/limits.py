@@ -1,0 +1,201 @@
+"""Certified limits (SPEC §4) and membership of the limit points in S (P5).
+
+Suppose that at step ``k`` every token is a leader or follows only leaders
+(``C^h_i ⊆ L`` for every head). Leaders never move (P2), so each follower's
+targets ``m^h_i`` (means of leaders) are fixed and, writing
+``c_0 = 1/(1 + Σ α_h)``, ``m_i = Σ_h c_h m^h_i / (1 - c_0)``::
+
+    z_i^{k+t} = m_i + λ (z_i^k - m_i),    λ = c_0^t ∈ (0, 1].
+
+Along this straight-line motion every score is a polynomial of degree ≤ 2 in λ,
+
+    s_ij(λ) = <A m_i, m_j> + λ (<A m_i, e_j> + <A e_i, m_j>) + λ² <A e_i, e_j>,
+    e_i = z_i^k - m_i   (e_i = 0 for leaders),
+
+and the pattern is **frozen** if, for every row, the followed scores stay
+identically equal and strictly above every other score for all
+``λ ∈ (0, 1]``. That is decided exactly (a quadratic's sign on an interval),
+and then it holds for all later steps by induction, so the limit is exact:
+``m_i`` for followers and ``z_i^k`` for leaders.
+
+P5 then asks, for every limit point ``x``, whether ``x ∈ S``: ``x ∈ K =
+conv(leaders)`` (an exact hull certificate) and ``<A x, x> = max_{y ∈ K} <A x, y>
+= max_l <A x, z_l>`` over the leaders (the maximum of a linear function over a
+polytope is attained at a vertex).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Sequence
+
+from dynamics.backends.exact import ExactEngine
+from dynamics.config import Config
+from dynamics.numbers import format_fraction
+from dynamics.rules import leaders as leaders_rule
+from dynamics.rules import step_weights, union_follow
+
+from .geometry import hull_membership
+
+__all__ = ["LimitResult", "certified_limit", "positive_on_unit_interval"]
+
+
+def positive_on_unit_interval(a: Fraction, b: Fraction, c: Fraction) -> bool:
+    """Exactly: is ``a λ² + b λ + c > 0`` for every ``λ ∈ (0, 1]``?"""
+    if a + b + c <= 0:  # λ = 1
+        return False
+    if c < 0:  # negative just right of 0
+        return False
+    if c == 0 and (b < 0 or (b == 0 and a <= 0)):
+        return False
+    if a > 0:  # convex: check the vertex if it lies inside (0, 1)
+        vertex = -b / (2 * a)
+        if 0 < vertex < 1 and c - b * b / (4 * a) <= 0:
+            return False
+    return True
+
+
+@dataclass
+class LimitResult:
+    """Outcome of :func:`certified_limit`."""
+
+    certified: bool
+    certified_at: int | None
+    steps_run: int
+    limit: list[list[Fraction]] | None = None
+    clusters: list[list[int]] | None = None
+    leaders: tuple[int, ...] = ()
+    in_S: list[bool] | None = None
+    reason: str = ""
+    elapsed_s: float = 0.0
+    gaps: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "certified": self.certified,
+            "certified_at": self.certified_at,
+            "steps_run": self.steps_run,
+            "limit": None if self.limit is None else [[format_fraction(x) for x in row] for row in self.limit],
+            "clusters": self.clusters,
+            "leaders": list(self.leaders),
+            "in_S": self.in_S,
+            "reason": self.reason,
+            "max_gap_by_step": self.gaps,
+            "elapsed_s": round(self.elapsed_s, 6),
+        }
+
+
+def _matvec(A, z) -> list[Fraction]:
+    return [sum((A[r][c] * z[c] for c in range(len(z))), Fraction(0)) for r in range(len(A))]
+
+
+def _dot(u, v) -> Fraction:
+    return sum((x * y for x, y in zip(u, v)), Fraction(0))
+
+
+def _mean(points: Sequence[Sequence[Fraction]]) -> list[Fraction]:
+    return [sum(col, Fraction(0)) / len(points) for col in zip(*points)]
+
+
+def _frozen(Z, per_head, leader_set, heads, c0, ch) -> list[list[Fraction]] | None:
+    """The exact limit if the pattern at this state is frozen for all later steps, else None."""
+    n, d = len(Z), len(Z[0])
+    targets = []
+    for i in range(n):
+        if i in leader_set:
+            targets.append(list(Z[i]))
+            continue
+        acc = [Fraction(0)] * d
+        for c, follow in zip(ch, per_head):
+            m = _mean([Z[j] for j in follow[i]])
+            acc = [x + c * y for x, y in zip(acc, m)]
+        targets.append([x / (1 - c0) for x in acc])
+    E = [[z - m for z, m in zip(Z[i], targets[i])] for i in range(n)]
+    for head, follow in zip(heads, per_head):
+        A = head.A
+        AM = [_matvec(A, m) for m in targets]
+        AE = [_matvec(A, e) for e in E]
+        for i in range(n):
+            def coeffs(j):
+                return (_dot(AE[i], E[j]), _dot(AM[i], E[j]) + _dot(AE[i], targets[j]), _dot(AM[i], targets[j]))
+
+            C = follow[i]
+            best = coeffs(C[0])
+            if any(coeffs(j) != best for j in C[1:]):
+                return None
+            chosen = set(C)
+            for l in range(n):
+                if l in chosen:
+                    continue
+                other = coeffs(l)
+                if not positive_on_unit_interval(*(x - y for x, y in zip(best, other))):
+                    return None
+    return targets
+
+
+def _in_S(x, leader_points, A) -> bool:
+    cert = hull_membership(leader_points, x)
+    if not cert.inside:
+        return False
+    Ax = _matvec(A, x)
+    return _dot(Ax, x) == max(_dot(Ax, y) for y in leader_points)
+
+
+def certified_limit(config: Config, max_steps: int = 200) -> LimitResult:
+    """Run the exact engine until the follow pattern is provably frozen, then return the exact limit.
+
+    Parameters
+    ----------
+    config
+        A rational configuration (any A; ``in_S`` is evaluated for one head).
+    max_steps
+        Step budget. If the pattern is not frozen by then, ``certified`` is
+        False and ``reason`` says so.
+    """
+    start = time.perf_counter()
+    engine = ExactEngine(config)
+    c0, ch = step_weights([h.alpha for h in config.heads])
+    state = engine.initial_state()
+    gaps: list[float] = []
+    for k in range(max_steps + 1):
+        per_head = engine.follow_sets(state)
+        union = union_follow(per_head)
+        keys = state.row_keys()
+        leader_set = set(leaders_rule(union, keys))
+        Z = state.fractions()
+        gaps.append(_max_gap(Z, config.heads[0].A, per_head[0]))
+        if leader_set and all(all(j in leader_set for j in union[i]) for i in range(len(Z))):
+            limit = _frozen(Z, per_head, leader_set, config.heads, c0, ch)
+            if limit is not None:
+                groups: dict[tuple, list[int]] = {}
+                for i, x in enumerate(limit):
+                    groups.setdefault(tuple(x), []).append(i)
+                leader_points = [tuple(Z[i]) for i in sorted(leader_set)]
+                in_S = None
+                if len(config.heads) == 1:
+                    in_S = [_in_S(x, leader_points, config.heads[0].A) for x in limit]
+                return LimitResult(
+                    certified=True, certified_at=k, steps_run=k, limit=limit,
+                    clusters=list(groups.values()), leaders=tuple(sorted(leader_set)), in_S=in_S,
+                    reason="" if in_S is not None else "several heads: S is defined for one head",
+                    elapsed_s=time.perf_counter() - start, gaps=gaps,
+                )
+        if k == max_steps:
+            break
+        state = engine.step(state, per_head)
+    return LimitResult(
+        certified=False, certified_at=None, steps_run=max_steps,
+        reason=f"follow pattern not provably frozen within {max_steps} steps",
+        elapsed_s=time.perf_counter() - start, gaps=gaps,
+    )
+
+
+def _max_gap(Z, A, follow) -> float:
+    """``max_i g_i = max_i (max_j s_ij - s_ii)`` as a float (g_i ≥ 0; → 0 for tokens that converge into S)."""
+    worst = Fraction(0)
+    for i, z in enumerate(Z):
+        Az = _matvec(A, z)
+        worst = max(worst, _dot(Az, Z[follow[i][0]]) - _dot(Az, z))
+    return float(worst)
