@@ -67,6 +67,44 @@ def claim_failure(config: Config, claim: str, steps: int) -> tuple[int, dict] | 
     return None
 
 
+def minimise(config: Config, claim: str, steps: int) -> tuple[Config, int, dict]:
+    """Greedy clean-up after Hypothesis's shrinking (which works within the draw structure).
+
+    Repeatedly drops single tokens, then replaces entries by simpler numbers
+    (0, ±1, the integer part), keeping a change only if the claim still fails.
+    Returns the smaller configuration with its failure.
+    """
+    from dataclasses import replace
+    from fractions import Fraction
+
+    failure = claim_failure(config, claim, steps)
+    assert failure is not None
+    improved = True
+    while improved:
+        improved = False
+        for i in range(config.n):
+            if config.n == 1:
+                break
+            candidate = replace(config, tokens=config.tokens[:i] + config.tokens[i + 1:])
+            result = claim_failure(candidate, claim, steps)
+            if result is not None:
+                config, failure, improved = candidate, result, True
+                break
+    for i in range(config.n):
+        for k in range(config.d):
+            x = config.tokens[i][k]
+            for simpler in (Fraction(0), Fraction(1), Fraction(-1), Fraction(int(x))):
+                if simpler == x or (x.denominator == 1 and abs(simpler) >= abs(x)):
+                    continue  # not simpler: an integer is only replaced by a smaller one
+                row = config.tokens[i][:k] + (simpler,) + config.tokens[i][k + 1:]
+                candidate = replace(config, tokens=config.tokens[:i] + (row,) + config.tokens[i + 1:])
+                result = claim_failure(candidate, claim, steps)
+                if result is not None:
+                    config, failure = candidate, result
+                    break
+    return config, failure[0], failure[1]
+
+
 @dataclass
 class HuntResult:
     claim: str
@@ -124,6 +162,7 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
     if not found:
         return HuntResult(claim, matrix, heads, None, None, None, calls[0], elapsed, seed, steps)
     config, step, witness = found[-1]  # Hypothesis replays the minimal example last
+    config, step, witness = minimise(config, claim, steps)
     document = config.to_dict()
     document["steps"] = step
     return HuntResult(claim, matrix, heads, document, step, witness, calls[0], elapsed, seed, steps)

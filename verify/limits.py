@@ -1,8 +1,11 @@
 """Certified limits (SPEC §4) and membership of the limit points in S (P5).
 
-Suppose that at step ``k`` every token is a leader or follows only leaders
-(``C^h_i ⊆ L`` for every head). Leaders never move (P2), so each follower's
-targets ``m^h_i`` (means of leaders) are fixed and, writing
+Suppose that at step ``k`` every token follows only *fixed* tokens: there is a
+set ``F`` (the leaders, plus any token sitting exactly at the mean of the face
+it exposes) whose tokens are their own targets and follow only tokens of
+``F``, and ``C^h_i ⊆ F`` for every token and head. While the pattern holds the
+tokens of ``F`` never move, so each other token's targets ``m^h_i`` are fixed
+and, writing
 ``c_0 = 1/(1 + Σ α_h)``, ``m_i = Σ_h c_h m^h_i / (1 - c_0)``::
 
     z_i^{k+t} = m_i + λ (z_i^k - m_i),    λ = c_0^t ∈ (0, 1].
@@ -16,7 +19,7 @@ and the pattern is **frozen** if, for every row, the followed scores stay
 identically equal and strictly above every other score for all
 ``λ ∈ (0, 1]``. That is decided exactly (a quadratic's sign on an interval),
 and then it holds for all later steps by induction, so the limit is exact:
-``m_i`` for followers and ``z_i^k`` for leaders.
+``m_i`` for followers and ``z_i^k`` for the tokens of ``F``.
 
 P5 then asks, for every limit point ``x``, whether ``x ∈ S``: ``x ∈ K =
 conv(leaders)`` (an exact hull certificate) and ``<A x, x> = max_{y ∈ K} <A x, y>
@@ -99,40 +102,63 @@ def _mean(points: Sequence[Sequence[Fraction]]) -> list[Fraction]:
     return [sum(col, Fraction(0)) / len(points) for col in zip(*points)]
 
 
-def _frozen(Z, per_head, leader_set, heads, c0, ch) -> list[list[Fraction]] | None:
-    """The exact limit if the pattern at this state is frozen for all later steps, else None."""
-    n, d = len(Z), len(Z[0])
-    targets = []
-    for i in range(n):
-        if i in leader_set:
-            targets.append(list(Z[i]))
-            continue
-        acc = [Fraction(0)] * d
+def _targets(Z, per_head, c0, ch) -> list[list[Fraction]]:
+    """``m_i = Σ_h c_h mean(C^h_i) / (1 - c_0)``: the point token ``i`` moves toward this step."""
+    out = []
+    for i in range(len(Z)):
+        acc = [Fraction(0)] * len(Z[0])
         for c, follow in zip(ch, per_head):
             m = _mean([Z[j] for j in follow[i]])
             acc = [x + c * y for x, y in zip(acc, m)]
-        targets.append([x / (1 - c0) for x in acc])
+        out.append([x / (1 - c0) for x in acc])
+    return out
+
+
+def fixed_set(Z, per_head, targets) -> set[int]:
+    """The largest set F of tokens that are their own targets and follow only tokens of F.
+
+    Leaders are in F; so is a token sitting exactly at the mean of the face it
+    exposes (it ties with itself and others on that face and never moves).
+    """
+    F = {i for i in range(len(Z)) if targets[i] == list(Z[i])}
+    changed = True
+    while changed:
+        changed = False
+        for i in list(F):
+            if any(j not in F for follow in per_head for j in follow[i]):
+                F.discard(i)
+                changed = True
+    return F
+
+
+def _frozen(Z, per_head, F, targets, heads) -> bool:
+    """Is the follow pattern of this state frozen for all later steps (SPEC §4)?
+
+    Tokens of ``F`` stay fixed while the pattern holds; every other token
+    follows only tokens of ``F`` and moves on ``m_i + λ e_i``. Checks exactly
+    that every row's followed scores stay identical and strictly above the
+    others for all ``λ ∈ (0, 1]``.
+    """
+    n = len(Z)
     E = [[z - m for z, m in zip(Z[i], targets[i])] for i in range(n)]
+    limit = [list(Z[i]) if i in F else targets[i] for i in range(n)]
     for head, follow in zip(heads, per_head):
         A = head.A
-        AM = [_matvec(A, m) for m in targets]
+        AM = [_matvec(A, m) for m in limit]
         AE = [_matvec(A, e) for e in E]
         for i in range(n):
             def coeffs(j):
-                return (_dot(AE[i], E[j]), _dot(AM[i], E[j]) + _dot(AE[i], targets[j]), _dot(AM[i], targets[j]))
+                return (_dot(AE[i], E[j]), _dot(AM[i], E[j]) + _dot(AE[i], limit[j]), _dot(AM[i], limit[j]))
 
             C = follow[i]
             best = coeffs(C[0])
             if any(coeffs(j) != best for j in C[1:]):
-                return None
+                return False
             chosen = set(C)
             for l in range(n):
-                if l in chosen:
-                    continue
-                other = coeffs(l)
-                if not positive_on_unit_interval(*(x - y for x, y in zip(best, other))):
-                    return None
-    return targets
+                if l not in chosen and not positive_on_unit_interval(*(x - y for x, y in zip(best, coeffs(l)))):
+                    return False
+    return True
 
 
 def _in_S(x, leader_points, A) -> bool:
@@ -166,22 +192,24 @@ def certified_limit(config: Config, max_steps: int = 200) -> LimitResult:
         leader_set = set(leaders_rule(union, keys))
         Z = state.fractions()
         gaps.append(_max_gap(Z, config.heads[0].A, per_head[0]))
-        if leader_set and all(all(j in leader_set for j in union[i]) for i in range(len(Z))):
-            limit = _frozen(Z, per_head, leader_set, config.heads, c0, ch)
-            if limit is not None:
-                groups: dict[tuple, list[int]] = {}
-                for i, x in enumerate(limit):
-                    groups.setdefault(tuple(x), []).append(i)
-                leader_points = [tuple(Z[i]) for i in sorted(leader_set)]
-                in_S = None
-                if len(config.heads) == 1:
-                    in_S = [_in_S(x, leader_points, config.heads[0].A) for x in limit]
-                return LimitResult(
-                    certified=True, certified_at=k, steps_run=k, limit=limit,
-                    clusters=list(groups.values()), leaders=tuple(sorted(leader_set)), in_S=in_S,
-                    reason="" if in_S is not None else "several heads: S is defined for one head",
-                    elapsed_s=time.perf_counter() - start, gaps=gaps,
-                )
+        targets = _targets(Z, per_head, c0, ch)
+        F = fixed_set(Z, per_head, targets)
+        if F and all(all(j in F for j in union[i]) for i in range(len(Z))) \
+                and _frozen(Z, per_head, F, targets, config.heads):
+            limit = [list(Z[i]) if i in F else targets[i] for i in range(len(Z))]
+            groups: dict[tuple, list[int]] = {}
+            for i, x in enumerate(limit):
+                groups.setdefault(tuple(x), []).append(i)
+            leader_points = [tuple(Z[i]) for i in sorted(leader_set)]
+            in_S = None
+            if len(config.heads) == 1 and leader_points:
+                in_S = [_in_S(x, leader_points, config.heads[0].A) for x in limit]
+            return LimitResult(
+                certified=True, certified_at=k, steps_run=k, limit=limit,
+                clusters=list(groups.values()), leaders=tuple(sorted(leader_set)), in_S=in_S,
+                reason="" if in_S is not None else "several heads (S is defined for one head) or no leader",
+                elapsed_s=time.perf_counter() - start, gaps=gaps,
+            )
         if k == max_steps:
             break
         state = engine.step(state, per_head)

@@ -175,3 +175,49 @@ def configs(draw, matrix: str = "spd", heads: int | tuple[int, int] = 1, family:
     count = heads if isinstance(heads, int) else draw(st.integers(*heads))
     hs = tuple(Head(A=draw(matrices(matrix, d)), alpha=draw(alphas())) for _ in range(count))
     return Config(tokens=tokens, heads=hs)
+
+
+def random_config(rng, n: int, d: int, matrix: str = "spd", heads: int = 1, family: str = "generic",
+                  max_denominator: int = 10) -> Config:
+    """A seeded random configuration (NumPy ``Generator``), for statistics rather than search.
+
+    Tokens are ``p/q`` with ``q ≤ max_denominator`` uniformly in ``[-1, 1]``;
+    ``family`` may add ties: ``"duplicates"`` (a quarter of the tokens repeat
+    others), ``"reflection"`` (mirror pairs about the first axis). ``A`` by
+    matrix class as in :func:`matrices` (congruence ``Uᵀ D U`` with random
+    integers); ``alpha`` from ``{1/4, 1/2, 1, 3/2, 2}``.
+    """
+
+    def rational() -> Fraction:
+        q = int(rng.integers(1, max_denominator + 1))
+        return Fraction(int(rng.integers(-q, q + 1)), q)
+
+    tokens = [tuple(rational() for _ in range(d)) for _ in range(n)]
+    if family == "duplicates" and n > 1:
+        for i in rng.choice(n, size=max(1, n // 4), replace=False):
+            tokens[int(i)] = tokens[int(rng.integers(0, n))]
+    elif family == "reflection" and d >= 2:
+        half = tokens[: (n + 1) // 2]
+        tokens = (half + [(-p[0],) + p[1:] for p in half])[:n]
+    elif family != "generic":
+        raise ValueError(f"random_config family must be generic, duplicates or reflection, got {family!r}")
+
+    def matrix_of(kind: str) -> Matrix:
+        if kind == "nonsymmetric":
+            while True:
+                A = tuple(tuple(Fraction(int(rng.integers(-4, 5)), 2) for _ in range(d)) for _ in range(d))
+                if d == 1 or any(A[i][j] != A[j][i] for i in range(d) for j in range(d)):
+                    return A
+        U = [[1 if i == j else (int(rng.integers(-2, 3)) if j > i else 0) for j in range(d)] for i in range(d)]
+        if kind == "spd":
+            D = [Fraction(int(rng.integers(1, 5))) for _ in range(d)]
+        elif kind == "symmetric":
+            D = [Fraction(int(rng.integers(-3, 4))) for _ in range(d)]
+        else:
+            D = [Fraction(int(rng.integers(1, 5))) * (1 if k % 2 == 0 else -1) for k in range(d)]
+            rng.shuffle(D)
+        return _congruence(U, D)
+
+    choices = [Fraction(1, 4), Fraction(1, 2), Fraction(1), Fraction(3, 2), Fraction(2)]
+    hs = tuple(Head(A=matrix_of(matrix), alpha=choices[int(rng.integers(0, len(choices)))]) for _ in range(heads))
+    return Config(tokens=tuple(tokens), heads=hs)

@@ -1,0 +1,81 @@
+"""`python -m verify check|limit|hunt|report`: SPEC §5 documents and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from verify.__main__ import main
+from verify.claims import CLAIMS
+
+EMERGING = "examples/emerging_leader.json"
+
+
+def test_check_json(capsys):
+    assert main(["check", EMERGING, "--steps", "10", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc["claims"]) == set(CLAIMS)
+    for claim in ("P1", "P2", "P3", "P4", "P5", "D1", "D2"):
+        assert doc["claims"][claim]["holds"] is True, claim
+    assert doc["claims"]["D3"]["holds"] is None and doc["claims"]["D3"]["reason"]
+    assert doc["H"] is True
+
+
+def test_check_float32_reports_violations(capsys):
+    assert main(["check", EMERGING, "--steps", "10", "--backend", "float", "--dtype", "float32", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["claims"]["P2"]["holds"] is False and doc["claims"]["P2"]["violations"] >= 1
+    assert doc["claims"]["P5"]["holds"] is None
+
+
+def test_check_readable(capsys):
+    assert main(["check", EMERGING, "--steps", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "P1: holds" in out and "D3: n/a" in out
+
+
+def test_limit_json(capsys):
+    assert main(["limit", "examples/rotation_tie.json", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["certified"] is True and doc["certified_at"] == 0
+    assert doc["limit"][0] == ["4/5", "0"] and doc["in_S"] == [True, True, True]
+    assert doc["clusters"] == [[0], [1], [2]]
+
+
+def test_hunt_json(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("verify.hunt.CORPUS_DIR", str(tmp_path))
+    assert main(["hunt", "--claim", "P1", "--matrix", "spd", "--max-examples", "20", "--steps", "5", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["claim"] == "P1" and doc["counterexample"] is None and doc["examples"] == 20
+    assert doc["examples_per_s"] > 0
+
+
+def test_errors_are_one_line():
+    cases = [
+        (["check", "missing.json"], "no such file"),
+        (["hunt", "--claim", "P9", "--max-examples", "5"], "invalid choice"),
+        (["hunt", "--claim", "P1", "--max-examples", "0"], "invalid positive integer"),
+        (["report", "--sections", "hunts,nope"], "unknown section"),
+        (["limit", EMERGING, "--max-steps", "-3"], "invalid positive integer"),
+    ]
+    for args, fragment in cases:
+        result = subprocess.run([sys.executable, "-m", "verify", *args], capture_output=True, text=True)
+        assert result.returncode == 2, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], (args, result.stderr)
+        assert result.stdout == ""
+
+
+def test_report_sections_subset(tmp_path):
+    from verify.report import build_report
+    from verify.report.render import render_markdown
+    from verify.report.sections import Budget
+
+    tiny = Budget("tiny", hunt_examples=3, hunt_steps=3, limit_steps=20, limit_configs=4,
+                  float_configs=2, float_steps=5, multi_head_claims=())
+    doc = build_report(tiny, seed=0, chosen=["limits", "floats"], workers=1, show_progress=False, save=False)
+    assert [s["configs"] for s in doc["limits"]] == [4, 2, 2, 2]
+    assert len(doc["floats"]) == 6
+    text = render_markdown(doc)
+    assert "## Certified limits" in text and "## What float rounding does" in text

@@ -1,0 +1,167 @@
+"""The computations behind each report section; each returns plain JSON data.
+
+Sections
+--------
+hunts    Hypothesis hunts per claim × matrix class × heads (examples, counterexample, time).
+limits   certified-limit statistics on seeded random configurations (SPEC §4, P5).
+floats   the claims checked exactly on float32/float64 trajectories: how often and how
+         much rounding breaks them.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from dynamics import simulate
+
+from ..claims import CLAIMS, FINITE_CLAIMS, check_all
+from ..hunt import hunt
+from ..limits import certified_limit
+from ..strategies import MATRIX_CLASSES, random_config
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work each section does."""
+
+    name: str
+    hunt_examples: int
+    hunt_steps: int
+    limit_steps: int
+    limit_configs: int
+    float_configs: int
+    float_steps: int
+    multi_head_claims: tuple[str, ...]
+
+
+QUICK = Budget("quick", hunt_examples=40, hunt_steps=20, limit_steps=200, limit_configs=100,
+               float_configs=30, float_steps=30, multi_head_claims=("P1", "P2", "P3"))
+FULL = Budget("full", hunt_examples=2000, hunt_steps=30, limit_steps=200, limit_configs=1000,
+              float_configs=300, float_steps=30, multi_head_claims=FINITE_CLAIMS + ("P5",))
+
+
+def hunt_tasks(budget: Budget) -> list[dict[str, Any]]:
+    """Every (claim, matrix, heads) hunt of the budget, in report order."""
+    tasks = []
+    for claim in CLAIMS:
+        for matrix in MATRIX_CLASSES:
+            tasks.append({"claim": claim, "matrix": matrix, "heads": 1})
+        if claim in budget.multi_head_claims:
+            for matrix in ("spd", "nonsymmetric"):
+                tasks.append({"claim": claim, "matrix": matrix, "heads": 2})
+    return tasks
+
+
+def _run_hunt(task: dict[str, Any], budget: Budget, seed: int) -> dict[str, Any]:
+    steps = budget.limit_steps // 2 if task["claim"] == "P5" else budget.hunt_steps
+    result = hunt(task["claim"], matrix=task["matrix"], heads=task["heads"],
+                  max_examples=budget.hunt_examples, seed=seed, steps=steps)
+    return result.to_json()
+
+
+def run_hunts(budget: Budget, seed: int, workers: int, progress: Callable[[], None] | None) -> list[dict]:
+    tasks = hunt_tasks(budget)
+    results: list[dict | None] = [None] * len(tasks)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_run_hunt, task, budget, seed): i for i, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress:
+                progress()
+    return results  # type: ignore[return-value]
+
+
+LIMIT_FAMILIES = (("spd", "generic"), ("spd", "duplicates"), ("spd", "reflection"), ("nonsymmetric", "generic"))
+
+
+def _limit_job(matrix: str, family: str, count: int, max_steps: int, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng([seed, MATRIX_CLASSES.index(matrix), len(family)])
+    certified, in_S_all, steps_needed, failures, not_in_S, elapsed = 0, 0, [], [], [], 0.0
+    for _ in range(count):
+        n, d = int(rng.integers(2, 17)), int(rng.integers(1, 4))
+        if family == "reflection":
+            d = max(d, 2)
+        config = random_config(rng, n, d, matrix=matrix, family=family)
+        start = time.perf_counter()
+        result = certified_limit(config, max_steps=max_steps)
+        elapsed += time.perf_counter() - start
+        if result.certified:
+            certified += 1
+            steps_needed.append(result.certified_at)
+            if result.in_S is not None and all(result.in_S):
+                in_S_all += 1
+            elif result.in_S is not None:
+                not_in_S.append({"config": config.to_dict(), "in_S": result.in_S})
+        else:
+            failures.append({"config": config.to_dict(), "reason": result.reason,
+                             "final_max_gap": result.gaps[-1] if result.gaps else None})
+    return {
+        "matrix": matrix, "family": family, "configs": count, "max_steps": max_steps,
+        "certified": certified, "fraction_certified": certified / count if count else None,
+        "all_limit_points_in_S": in_S_all,
+        "steps_to_certify": {"mean": float(np.mean(steps_needed)) if steps_needed else None,
+                             "median": float(np.median(steps_needed)) if steps_needed else None,
+                             "max": int(max(steps_needed)) if steps_needed else None},
+        "not_certified": failures[:10], "not_certified_count": len(failures),
+        "not_in_S": not_in_S[:10], "elapsed_s": elapsed,
+    }
+
+
+def run_limits(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
+    results: list[dict | None] = [None] * len(LIMIT_FAMILIES)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            pool.submit(_limit_job, m, f, budget.limit_configs if f == "generic" and m == "spd"
+                        else max(1, budget.limit_configs // 2), budget.limit_steps, seed): i
+            for i, (m, f) in enumerate(LIMIT_FAMILIES)
+        }
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress:
+                progress()
+    return results  # type: ignore[return-value]
+
+
+FLOAT_FAMILIES = ("generic", "duplicates", "reflection")
+
+
+def _float_job(family: str, dtype: str, count: int, steps: int, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng([seed, len(family), 32 if dtype == "float32" else 64])
+    per_claim = {c: {"runs_violating": 0, "violations": 0, "max_violation": 0.0, "first_witness": None}
+                 for c in FINITE_CLAIMS}
+    elapsed = 0.0
+    for _ in range(count):
+        n, d = int(rng.integers(2, 13)), int(rng.integers(2, 4))
+        config = random_config(rng, n, d, matrix="spd", family=family)
+        start = time.perf_counter()
+        traj = simulate(config, steps, backend="float", dtype=dtype)
+        verdicts = check_all(config, traj)
+        elapsed += time.perf_counter() - start
+        for claim, v in verdicts.items():
+            if v.holds is False:
+                entry = per_claim[claim]
+                entry["runs_violating"] += 1
+                entry["violations"] += v.violations
+                entry["max_violation"] = max(entry["max_violation"], v.max_violation)
+                if entry["first_witness"] is None:
+                    entry["first_witness"] = {"config": config.to_dict(), "witness": v.witness}
+    return {"family": family, "dtype": dtype, "configs": count, "steps": steps,
+            "claims": per_claim, "elapsed_s": elapsed}
+
+
+def run_floats(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
+    jobs = [(f, t) for f in FLOAT_FAMILIES for t in ("float32", "float64")]
+    results: list[dict | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_float_job, f, t, budget.float_configs, budget.float_steps, seed): i
+                   for i, (f, t) in enumerate(jobs)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress:
+                progress()
+    return results  # type: ignore[return-value]
