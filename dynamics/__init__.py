@@ -11,6 +11,9 @@ Backends
 --------
 ``exact``     rational arithmetic (FLINT integers over a common denominator);
               every argmax tie decided exactly.
+``certified`` the exact dynamics with float-filtered decisions: float64 scores with
+              rigorous error bounds decide the rows they can, the rest exactly;
+              results identical to ``exact``, faster.
 ``interval``  rigorous mpmath intervals; irrational entries allowed; undecided
               rows are reported, never guessed.
 ``float``     NumPy float64/float32, hardmax or softmax(τ).
@@ -42,7 +45,7 @@ __all__ = [
     "simulate",
 ]
 
-BACKENDS = ("exact", "interval", "float", "torch")
+BACKENDS = ("exact", "certified", "interval", "float", "torch")
 
 
 def simulate(
@@ -75,6 +78,11 @@ def simulate(
 
         _no_options(backend, options)
         return ExactEngine(config).run(steps, progress=progress)
+    if backend == "certified":
+        from .backends.certified import CertifiedEngine
+
+        _no_options(backend, options)
+        return CertifiedEngine(config).run(steps, progress=progress)
     if backend == "interval":
         from .backends.interval import simulate_interval
 

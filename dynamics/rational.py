@@ -37,14 +37,24 @@ class RationalMatrix:
     ``D``.
     """
 
-    __slots__ = ("num", "den", "_ints")
+    __slots__ = ("_num", "den", "_ints")
 
-    def __init__(self, num: fmpz_mat, den: int):
+    def __init__(self, num: fmpz_mat | None, den: int, ints: list[tuple[int, ...]] | None = None):
         if den <= 0:
             raise ValueError("denominator must be positive")
-        self.num = num
+        if num is None and ints is None:
+            raise ValueError("give the numerators as an fmpz_mat or as integer rows")
+        self._num = num
         self.den = int(den)
-        self._ints: list[tuple[int, ...]] | None = None
+        self._ints = ints
+
+    @property
+    def num(self) -> fmpz_mat:
+        """The numerators as a FLINT matrix (built on first use)."""
+        if self._num is None:
+            rows = self._ints
+            self._num = fmpz_mat(len(rows), len(rows[0]), [x for row in rows for x in row])
+        return self._num
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[Fraction]]) -> "RationalMatrix":
@@ -52,29 +62,33 @@ class RationalMatrix:
         flat = [Fraction(x) for row in rows for x in row]
         den = common_denominator(flat)
         n, d = len(rows), len(rows[0])
-        return cls(fmpz_mat(n, d, [int(x * den) for x in flat]), den)
+        ints = [x.numerator * (den // x.denominator) for x in flat]
+        return cls(None, den, [tuple(ints[i * d:(i + 1) * d]) for i in range(n)])
 
     @classmethod
     def from_ints(cls, rows: Sequence[Sequence[int]], den: int, reduce: bool = True) -> "RationalMatrix":
         """Build from integer rows over ``den``; divides out the common content if ``reduce``."""
-        n, d = len(rows), len(rows[0])
         if reduce:
-            g = math.gcd(den, *(x for row in rows for x in row))
+            g = den
+            for row in rows:
+                g = math.gcd(g, *row)
+                if g == 1:
+                    break
             if g > 1:
                 rows = [[x // g for x in row] for row in rows]
                 den //= g
-        out = cls(fmpz_mat(n, d, [x for row in rows for x in row]), den)
-        out._ints = [tuple(row) for row in rows]
-        return out
+        return cls(None, den, [tuple(row) for row in rows])
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.num.nrows(), self.num.ncols()
+        if self._ints is not None:
+            return len(self._ints), len(self._ints[0])
+        return self._num.nrows(), self._num.ncols()
 
     def ints(self) -> list[tuple[int, ...]]:
         """Numerator rows as tuples of Python ints (cached); equal tuples mean equal tokens."""
         if self._ints is None:
-            self._ints = [tuple(int(x) for x in row) for row in self.num.tolist()]
+            self._ints = [tuple(int(x) for x in row) for row in self._num.tolist()]
         return self._ints
 
     def row_keys(self) -> list[tuple[int, ...]]:

@@ -18,7 +18,7 @@ def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "dynamics", *args], capture_output=True, text=True, cwd=cwd)
 
 
-@pytest.mark.parametrize("backend", ["exact", "interval", "float", "torch"])
+@pytest.mark.parametrize("backend", ["exact", "certified", "interval", "float", "torch"])
 def test_json_contract(backend, capsys):
     assert main(["simulate", EMERGING, "--steps", "4", "--backend", backend, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -28,7 +28,7 @@ def test_json_contract(backend, capsys):
     assert all(len(state) == 8 and all(len(tok) == 2 for tok in state) for state in doc["trajectory"])
     assert doc["follow"][0][1] == [3] and doc["leaders"][1] == [0, 1, 2]
     first = doc["trajectory"][1][1]
-    if backend == "exact":
+    if backend in ("exact", "certified"):
         assert first == ["-1/18", "5/36"]
     else:
         assert all(isinstance(x, float) for x in first)

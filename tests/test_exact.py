@@ -155,3 +155,18 @@ def test_leaders_do_not_move_and_json_shape():
 def test_negative_steps_rejected():
     with pytest.raises(ValueError):
         run({"tokens": [[1]], "alpha": 1}, -1)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"tokens": [[k] for k in range(10)], "A": [[0]], "alpha": "1/3"},  # every row follows everyone
+        {"tokens": [[1, 2]] * 9 + [[0, 1], [2, 0]], "alpha": "2"},  # nine copies follow each other
+    ],
+)
+def test_dense_update_path_matches_oracle(obj):
+    config = config_from_dict(obj)
+    t = simulate(config, 3, backend="exact")
+    assert sum(len(c) for c in t.follow[0]) > 8 * config.n  # the dense branch was taken
+    states, _ = _oracle(config, 3)
+    assert [s.fractions() for s in t.states] == states

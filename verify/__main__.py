@@ -48,16 +48,31 @@ def build_parser() -> Parser:
     lim.add_argument("--json", action="store_true")
 
     h = sub.add_parser("hunt", help="search for a minimal counterexample")
-    h.add_argument("--claim", required=True, choices=CLAIMS)
+    h.add_argument("--claim", required=True, choices=CLAIMS + ("all",),
+                   help="claim to break, or 'all' (every finite-horizon claim on each example)")
     h.add_argument("--matrix", choices=MATRIX_CLASSES, default="spd")
     h.add_argument("--heads", type=int, choices=(1, 2, 3), default=1)
     h.add_argument("--family", choices=FAMILIES, default=None, help="restrict to one token family")
     h.add_argument("--max-examples", type=_positive, default=1000)
     h.add_argument("--steps", type=_positive, default=30, help="steps checked per example (default 30)")
+    h.add_argument("--max-n", type=_positive, default=12, help="most tokens per example (≤ 32, default 12)")
+    h.add_argument("--max-d", type=_positive, default=3, help="largest dimension (≤ 5, default 3)")
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--workers", type=_positive, default=1)
     h.add_argument("--no-save", action="store_true", help="do not add a found counterexample to verify/corpus/")
     h.add_argument("--json", action="store_true")
+
+    x = sub.add_parser("crosscheck", help="compare a float run with the exact dynamics step by step")
+    x.add_argument("configs", nargs="*", metavar="CONFIG", help="JSON config files (or use --random)")
+    x.add_argument("--steps", type=_positive, default=30)
+    x.add_argument("--backend", choices=("float", "torch"), default="float")
+    x.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    x.add_argument("--device", default="cpu")
+    x.add_argument("--random", type=_positive, metavar="N", help="also check N seeded random configurations")
+    x.add_argument("--family", choices=("generic", "duplicates", "reflection"), default="generic",
+                   help="token family of the random configurations")
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--json", action="store_true")
 
     r = sub.add_parser("report", help="write the verification report to reports/")
     from .report import add_arguments
@@ -132,7 +147,8 @@ def _hunt(args, argv: list[str] | None) -> int:
     from .hunt import hunt, save_counterexample
 
     result = hunt(args.claim, matrix=args.matrix, heads=args.heads, max_examples=args.max_examples,
-                  seed=args.seed, steps=args.steps, family=args.family, workers=args.workers)
+                  seed=args.seed, steps=args.steps, family=args.family, workers=args.workers,
+                  max_n=args.max_n, max_d=args.max_d)
     if result.counterexample is not None and not args.no_save:
         command = "python -m verify " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]) if a != "--json")
         result.saved_to = save_counterexample(result, command)
@@ -153,6 +169,39 @@ def _hunt(args, argv: list[str] | None) -> int:
     return 0
 
 
+def _crosscheck(args) -> int:
+    import numpy as np
+
+    from .crosscheck import crosscheck, summarise
+    from .strategies import random_config
+
+    if not args.configs and not args.random:
+        raise ValueError("crosscheck: give CONFIG files or --random N")
+    items = [(path, load_config(path)) for path in args.configs]
+    if args.random:
+        rng = np.random.default_rng(args.seed)
+        for r in range(args.random):
+            n, d = int(rng.integers(2, 17)), int(rng.integers(2, 4))
+            items.append((f"random-{r}", random_config(rng, n, d, family=args.family)))
+    results = []
+    for name, config in items:
+        result = crosscheck(config, args.steps, backend=args.backend, dtype=args.dtype, device=args.device)
+        result["config"] = name
+        results.append(result)
+    document = results[0] if len(results) == 1 else {"results": results, "summary": summarise(results)}
+    if args.json:
+        sys.stdout.write(dump_json(document))
+        return 0
+    for r in results:
+        flagged = sum(1 for s in r["steps"] if s["uncertain_rows"])
+        print(f"{r['config']}: {r['backend']} {r['dtype']}, {r['steps_checked']} steps: first disagreement "
+              f"{r['first_disagreement']}, {r['wrong_decisions']} wrong and {r['uncertain_decisions']} uncertain "
+              f"decisions ({flagged} steps flagged), final max |dev| {r['final_max_abs_dev']:.3g}")
+    if len(results) > 1:
+        print("summary: " + json.dumps(summarise(results)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check":
@@ -161,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         return _limit(args)
     if args.command == "hunt":
         return _hunt(args, argv)
+    if args.command == "crosscheck":
+        return _crosscheck(args)
     from .report import run_report
 
     return run_report(args)

@@ -27,7 +27,7 @@ from hypothesis.reporting import with_reporter
 from dynamics import simulate
 from dynamics.config import Config
 
-from .claims import CLAIMS, check
+from .claims import CLAIMS, check, check_all
 from .limits import certified_limit
 from .strategies import MATRIX_CLASSES, configs
 
@@ -53,8 +53,16 @@ def claim_failure(config: Config, claim: str, steps: int) -> tuple[int, dict] | 
     """``(steps_needed, witness)`` if ``claim`` fails on the exact run of ``config``, else None.
 
     P1–P4, D1–D3 are checked on ``steps`` exact steps; P5 fails when the
-    certified limit (within ``steps`` steps) has a point outside S.
+    certified limit (within ``steps`` steps) has a point outside S; ``"all"``
+    checks every finite-horizon claim on the same run and reports the first
+    that fails (its name is in the witness).
     """
+    if claim == "all":
+        traj = simulate(config, steps, backend="exact")
+        for name, verdict in check_all(config, traj).items():
+            if verdict.holds is False:
+                return _failure_steps(name, verdict.witness), {"claim": name, **verdict.witness}
+        return None
     if claim == "P5":
         result = certified_limit(config, max_steps=steps)
         if result.certified and result.in_S is not None and not all(result.in_S):
@@ -176,7 +184,7 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
     Parameters
     ----------
     claim
-        One of ``P1 … P5, D1 … D3``.
+        One of ``P1 … P5, D1 … D3``, or ``all`` (every finite-horizon claim at once).
     matrix
         Matrix class of every head: ``spd``, ``symmetric``, ``indefinite``, ``nonsymmetric``.
     heads
@@ -192,10 +200,12 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
     workers
         Processes searching in parallel; the smallest counterexample wins.
     """
-    if claim not in CLAIMS:
-        raise ValueError(f"unknown claim {claim!r} (choose from {', '.join(CLAIMS)})")
+    if claim not in CLAIMS + ("all",):
+        raise ValueError(f"unknown claim {claim!r} (choose from {', '.join(CLAIMS)}, all)")
     if matrix not in MATRIX_CLASSES:
         raise ValueError(f"unknown matrix class {matrix!r} (choose from {', '.join(MATRIX_CLASSES)})")
+    if not (1 <= max_n <= 32 and 1 <= max_d <= 5):
+        raise ValueError(f"max-n must be in 1..32 and max-d in 1..5, got {max_n} and {max_d}")
     if not 1 <= heads <= 3:
         raise ValueError(f"heads must be 1, 2 or 3, got {heads}")
     if max_examples < 1 or workers < 1 or steps < 1:

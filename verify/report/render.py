@@ -146,6 +146,57 @@ def _floats(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def findings(doc: dict[str, Any]) -> list[str]:
+    """Plain statements derived from the data (so they stay true when the data change)."""
+    out: list[str] = []
+    if "hunts" in doc:
+        hunts = doc["hunts"]
+        under_H = [h for h in hunts if h["matrix"] == "spd" and h["heads"] == 1]
+        broken_H = sorted({h["claim"] for h in under_H if h["counterexample"]})
+        examples_H = sum(h["examples"] for h in under_H)
+        if broken_H:
+            out.append(f"Under H (one SPD head) the hunts broke {', '.join(broken_H)}: see the counterexamples; "
+                       "each is either an engine/checker bug or a real finding.")
+        else:
+            out.append(f"Under H (one SPD head) no claim was broken in {examples_H} examples, duplicates and "
+                       "the zero token included (the paper assumes distinct, nonzero tokens; these results do not need it).")
+        for claim, label in (("P3", "leaders exist"), ("D2", "A-norm monotonicity")):
+            outside = [h for h in hunts if h["claim"] == claim and h["counterexample"]
+                       and not (h["matrix"] == "spd" and h["heads"] == 1)]
+            if outside:
+                where = ", ".join(f"{h['matrix']} ({h['heads']} head{'s' if h['heads'] > 1 else ''})" for h in outside)
+                out.append(f"{claim} ({label}) fails outside H: {where}.")
+        multi = [h for h in hunts if h["heads"] > 1 and h["matrix"] == "spd" and h["counterexample"]]
+        if multi:
+            out.append("Multi-head with every head SPD is *not* covered by the paper's argument, and "
+                       + ", ".join(sorted({h["claim"] for h in multi}))
+                       + " fails there. A token can be a leader of one head and follow another token in a second head, "
+                         "so no token stays put.")
+        robust = [c for c in ("P1", "P2", "P4", "D1") if not any(h["counterexample"] for h in hunts if h["claim"] == c)]
+        if robust:
+            out.append(f"{', '.join(robust)} held in every class searched, nonsymmetric and indefinite A and "
+                       "several heads included. For P2 this is D3: leader persistence needs neither symmetry nor definiteness.")
+    if "limits" in doc:
+        spd = [s for s in doc["limits"] if s["matrix"] == "spd"]
+        total = sum(s["configs"] for s in spd)
+        certified = sum(s["certified"] for s in spd)
+        in_S = sum(s["all_limit_points_in_S"] for s in spd)
+        out.append(f"Certified limits (SPD): {certified}/{total} configurations certified within "
+                   f"{doc['budget']['limit_steps']} steps ({100 * certified / max(total, 1):.1f} %); in {in_S} of them "
+                   "every exact limit point lies in S (P5).")
+    if "floats" in doc:
+        for dtype in ("float32", "float64"):
+            rows = [r for r in doc["floats"] if r["dtype"] == dtype]
+            runs = sum(r["configs"] for r in rows)
+            broken = {c: sum(r["claims"][c]["runs_violating"] for r in rows) for c in rows[0]["claims"]}
+            parts = [f"{c} in {n}/{runs}" for c, n in broken.items() if n]
+            if parts:
+                out.append(f"{dtype} trajectories, judged exactly, break " + ", ".join(parts) + " runs.")
+            else:
+                out.append(f"{dtype} trajectories broke no claim in {runs} runs.")
+    return out
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     lines = [
         "# Verification report: hardmax attention dynamics",
@@ -166,6 +217,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     for claim, (name, text) in CLAIM_TEXT.items():
         lines.append(f"| {claim} | {name} | {text} |")
     lines.append("")
+    lines += ["## Findings", ""] + [f"- {f}" for f in findings(doc)] + [""]
     if "hunts" in doc:
         lines += _hunts(doc)
     if "limits" in doc:
