@@ -79,3 +79,27 @@ def test_report_sections_subset(tmp_path):
     assert len(doc["floats"]) == 6
     text = render_markdown(doc)
     assert "## Certified limits" in text and "## What float rounding does" in text
+
+
+def test_report_is_deterministic_and_html_is_self_contained():
+    import re
+
+    from verify.report import build_report
+    from verify.report.render import build_figures, render_html, render_markdown
+    from verify.report.sections import Budget
+
+    tiny = Budget("tiny", hunt_examples=3, hunt_steps=3, limit_steps=40, limit_configs=2,
+                  float_configs=2, float_steps=4, multi_head_claims=())
+
+    def once():
+        doc = build_report(tiny, seed=5, chosen=["figure2", "limits"], workers=1, show_progress=False, save=False)
+        figures = build_figures(doc)
+        text = re.sub(r"section timings.*", "", render_markdown(doc, figures))
+        return figures, text
+
+    (fig_a, md_a), (fig_b, md_b) = once(), once()
+    assert fig_a == fig_b and md_a == md_b
+    assert len(fig_a) == 4 and all(v.startswith(b"\x89PNG") for v in fig_a.values())
+    page = render_html(md_a, fig_a)
+    assert page.count("data:image/png;base64,") == 4
+    assert "<table>" in page and "src=\"figures/" not in page

@@ -1,26 +1,42 @@
-"""``python -m verify report``: the verification report (Markdown + JSON) in ``reports/``.
+"""``python -m verify report``: the verification report in ``reports/``.
 
-Runs every section (:mod:`verify.report.sections`), renders ``index.md`` and
-``results.json`` and writes both atomically at the end, so an interrupted run
-leaves the previous report intact. Same ``--seed``, same report (apart from
-timings).
+Writes ``index.md``, a self-contained ``index.html`` (figures embedded),
+``results.json`` (every number in the document) and ``figures/*.png``. Each
+file is written atomically, figures first and the documents last, so an
+interrupted run leaves the previous report readable.
+
+Each computed section is cached in ``reports/.cache/`` under a hash of
+(section, budget, seed, source code of ``dynamics`` and ``verify``): a long
+``--full`` run that is interrupted resumes where it stopped, and a rerun with
+the same seed reproduces the same report (apart from timings).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from dynamics.cli import write_atomic
 
 from . import sections
-from .render import render_markdown
+from .render import render_html, render_markdown
 
-SECTIONS = ("hunts", "limits", "floats")
+COMPUTED = {
+    "figure2": sections.run_figure2,
+    "hunts": sections.run_hunts,
+    "limits": sections.run_limits,
+    "floats": sections.run_floats,
+    "crosscheck": sections.run_crosscheck,
+}
+INCLUDED = {"long_hunts": "hunts", "benchmarks": "benchmarks.json",
+            "sentiment": os.path.join("sentiment", "results.json")}
+SECTIONS = tuple(COMPUTED) + tuple(INCLUDED)
 
 __all__ = ["add_arguments", "run_report", "build_report", "SECTIONS"]
 
@@ -28,19 +44,21 @@ __all__ = ["add_arguments", "run_report", "build_report", "SECTIONS"]
 def add_arguments(parser) -> None:
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--quick", action="store_true", help="the default budget (under 5 minutes on 2 cores)")
-    budget.add_argument("--full", action="store_true", help="thousands of examples per hunt (hours)")
+    budget.add_argument("--full", action="store_true", help="thousands of examples per hunt (hours; resumable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every search and sample (default 0)")
-    parser.add_argument("--output-dir", default="reports", help="where to write index.md and results.json")
+    parser.add_argument("--output-dir", default="reports", help="where to write the report (default reports/)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-cache", action="store_true", help="recompute every section")
     parser.add_argument("--no-save", action="store_true", help="do not add found counterexamples to verify/corpus/")
 
 
 def _environment() -> dict[str, Any]:
     import flint
     import hypothesis
+    import matplotlib
     import mpmath
     import numpy
     import scipy
@@ -48,41 +66,72 @@ def _environment() -> dict[str, Any]:
 
     return {
         "python": platform.python_version(), "platform": platform.platform(terse=True),
-        "cpu_count": os.cpu_count(),
+        "cpu_count": os.cpu_count(), "cuda": torch.cuda.is_available(),
         "packages": {"numpy": numpy.__version__, "scipy": scipy.__version__, "python-flint": flint.__version__,
-                     "mpmath": mpmath.__version__, "hypothesis": hypothesis.__version__, "torch": torch.__version__},
+                     "mpmath": mpmath.__version__, "hypothesis": hypothesis.__version__, "torch": torch.__version__,
+                     "matplotlib": matplotlib.__version__},
     }
 
 
-def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers: int,
-                 show_progress: bool, save: bool) -> dict[str, Any]:
-    """Run the chosen sections and return the report document (results.json)."""
+def _source_hash() -> str:
+    """Hash of the code that computes the sections (a change invalidates the cache)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[2]
+    for package in ("dynamics", "verify"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_path(output_dir: str, name: str, budget: sections.Budget, seed: int) -> str:
+    key = json.dumps({"section": name, "budget": budget.__dict__, "seed": seed, "code": _source_hash()},
+                     sort_keys=True, default=list)
+    return os.path.join(output_dir, ".cache", f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
+
+
+def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers: int, show_progress: bool,
+                 save: bool, output_dir: str | None = None, use_cache: bool = False) -> dict[str, Any]:
+    """Run (or load from cache) the chosen sections; return the report document (results.json)."""
     from tqdm import tqdm
 
-    total = 0
-    if "hunts" in chosen:
-        total += len(sections.hunt_tasks(budget))
-    if "limits" in chosen:
-        total += len(sections.LIMIT_FAMILIES)
-    if "floats" in chosen:
-        total += len(sections.FLOAT_FAMILIES) * 2
-    bar = tqdm(total=total, desc="report", unit="task", file=sys.stderr, disable=not show_progress or None)
+    computed = [name for name in chosen if name in COMPUTED]
+    bar = tqdm(total=len(computed), desc="report", unit="section", file=sys.stderr,
+               disable=not show_progress or None)
     timings: dict[str, float] = {}
     document: dict[str, Any] = {
         "budget": budget.__dict__ | {"multi_head_claims": list(budget.multi_head_claims)},
         "seed": seed, "sections": chosen,
     }
     try:
-        for name, runner in (("hunts", sections.run_hunts), ("limits", sections.run_limits),
-                             ("floats", sections.run_floats)):
-            if name not in chosen:
-                continue
+        for name in computed:
             bar.set_postfix_str(name)
+            cache = _cache_path(output_dir, name, budget, seed) if (use_cache and output_dir) else None
             start = time.perf_counter()
-            document[name] = runner(budget, seed, workers, bar.update)
-            timings[name] = round(time.perf_counter() - start, 2)
+            if cache and os.path.exists(cache):
+                with open(cache, encoding="utf-8") as handle:
+                    cached = json.load(handle)
+                document[name], timings[name] = cached["data"], cached["seconds"]
+            else:
+                document[name] = COMPUTED[name](budget, seed, workers, None)
+                timings[name] = round(time.perf_counter() - start, 2)
+                if cache:
+                    write_atomic(cache, json.dumps({"data": document[name], "seconds": timings[name]}))
+            bar.update(1)
     finally:
         bar.close()
+    for name, relative in INCLUDED.items():
+        if name in chosen:
+            path = os.path.join(output_dir or "reports", relative)
+            if os.path.isdir(path):
+                document[name] = []
+                for file in sorted(Path(path).glob("*.json")):
+                    with open(file, encoding="utf-8") as handle:
+                        document[name].append(json.load(handle))
+            elif os.path.exists(path):
+                with open(path, encoding="utf-8") as handle:
+                    document[name] = json.load(handle)
+            else:
+                document[name] = None
     if save and "hunts" in document:
         from ..hunt import HuntResult, save_counterexample
 
@@ -100,6 +149,8 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
 
 
 def run_report(args) -> int:
+    from .render import build_figures
+
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown or not chosen:
@@ -109,11 +160,16 @@ def run_report(args) -> int:
         raise ValueError("--workers must be at least 1")
     budget = sections.FULL if args.full else sections.QUICK
     start = time.perf_counter()
-    document = build_report(budget, args.seed, chosen, args.workers, not args.no_progress, not args.no_save)
+    document = build_report(budget, args.seed, chosen, args.workers, not args.no_progress, not args.no_save,
+                            output_dir=args.output_dir, use_cache=not args.no_cache)
+    figures = build_figures(document)
     document["elapsed_s"] = round(time.perf_counter() - start, 1)
-    os.makedirs(args.output_dir, exist_ok=True)
+    for name, png in figures.items():
+        write_atomic(os.path.join(args.output_dir, "figures", name), png)
     write_atomic(os.path.join(args.output_dir, "results.json"), json.dumps(document, indent=1) + "\n")
-    write_atomic(os.path.join(args.output_dir, "index.md"), render_markdown(document))
-    print(f"report written to {os.path.join(args.output_dir, 'index.md')} and results.json "
+    markdown = render_markdown(document, figures)
+    write_atomic(os.path.join(args.output_dir, "index.md"), markdown)
+    write_atomic(os.path.join(args.output_dir, "index.html"), render_html(markdown, figures))
+    print(f"report written to {args.output_dir}/index.md, index.html and results.json "
           f"in {document['elapsed_s']} s")
     return 0

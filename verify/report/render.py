@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import json
+import re
+from fractions import Fraction
 from typing import Any
 
 CLAIM_TEXT = {
@@ -26,6 +30,45 @@ MATRIX_TEXT = {
 }
 
 
+def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
+    """Every figure of the report, as deterministic PNG bytes keyed by file name."""
+    import numpy as np
+
+    from dynamics import config_from_dict, simulate
+
+    from .figures import counterexample_figure, deviation_plot, token_panels
+    from .sections import FIGURE2_STEPS
+
+    figures: dict[str, bytes] = {}
+    for item in doc.get("figure2") or []:
+        states = [np.array(s) for s in item["states"]]
+        limit = np.array([[float(Fraction(x)) for x in row] for row in item["limit_leaders"]]) \
+            if item["limit_leaders"] else None
+        name = "figure2-" + item["name"].replace(" ", "-") + ".png"
+        figures[name] = token_panels(states, item["leaders"], FIGURE2_STEPS,
+                                     f"{item['name']} (A = I, α = 1/2): leaders ★, limit polytope shaded", limit)
+    for h in doc.get("hunts") or []:
+        c = h["counterexample"]
+        if c is None or len(c["tokens"][0]) > 2:
+            continue
+        config = config_from_dict(c)
+        traj = simulate(config, max(h["step"], 1), backend="exact")
+        states = [s.to_numpy() for s in traj.states]
+        png = counterexample_figure(c, states, traj.leaders,
+                                    f"{h['claim']} counterexample, {h['matrix']} A, {h['heads']} head(s)")
+        if png is not None:
+            figures[f"counterexample-{h['claim']}-{h['matrix']}-h{h['heads']}.png"] = png
+    if doc.get("crosscheck"):
+        series = {f"{r['family']} {r['backend']} {r['dtype']}": r["deviation_max"] for r in doc["crosscheck"]}
+        figures["crosscheck-deviation.png"] = deviation_plot(
+            series, "largest float-vs-exact deviation over the batch, per step")
+    return figures
+
+
+def _image(figures: dict[str, bytes], name: str, alt: str) -> list[str]:
+    return [f"![{alt}](figures/{name})", ""] if name in figures else []
+
+
 def _cell(h: dict[str, Any]) -> str:
     if h["counterexample"] is None:
         return f"none in {h['examples']}"
@@ -33,7 +76,7 @@ def _cell(h: dict[str, Any]) -> str:
     return f"**found**: n={len(c['tokens'])}, d={len(c['tokens'][0])}, step {h['step']}"
 
 
-def _hunts(doc: dict[str, Any]) -> list[str]:
+def _hunts(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
     hunts = doc["hunts"]
     columns = []
     for h in hunts:
@@ -75,6 +118,8 @@ def _hunts(doc: dict[str, Any]) -> list[str]:
             lines.append("```")
             lines.append(f"Witness: `{json.dumps(h['witness'])[:600]}`")
             lines.append("")
+            lines += _image(figures, f"counterexample-{h['claim']}-{h['matrix']}-h{h['heads']}.png",
+                            f"{h['claim']} counterexample")
     return lines
 
 
@@ -172,6 +217,12 @@ def findings(doc: dict[str, Any]) -> list[str]:
                        + ", ".join(sorted({h["claim"] for h in multi}))
                        + " fails there. A token can be a leader of one head and follow another token in a second head, "
                          "so no token stays put.")
+        long = [h for h in doc.get("long_hunts") or [] if h["matrix"] == "spd"]
+        if long:
+            found_long = [h["claim"] for h in long if h["counterexample"]]
+            out.append(f"The long hunts under H ({', '.join(h['claim'] for h in long)}; "
+                       f"{sum(h['examples'] for h in long)} examples) found "
+                       + (f"counterexamples to {', '.join(found_long)}." if found_long else "no counterexample."))
         robust = [c for c in ("P1", "P2", "P4", "D1") if not any(h["counterexample"] for h in hunts if h["claim"] == c)]
         if robust:
             out.append(f"{', '.join(robust)} held in every class searched, nonsymmetric and indefinite A and "
@@ -197,7 +248,122 @@ def findings(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_markdown(doc: dict[str, Any]) -> str:
+def _figure2(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
+    lines = [
+        "## The paper's Figure 2, from the exact engine",
+        "",
+        "The four starting sets of the paper's Figure 2, with A = I and α = 1/2: tokens at steps 0, 1, 2, 5 "
+        "and 30, with trails. Leaders are stars. The limit polytope, the hull of the leaders of the "
+        "certified limit, is shaded. Points drawn at random come from the report seed as exact rationals.",
+        "",
+        "| set | tokens | leaders at step 30 | certified at step | clusters of the exact limit | limit points in S |",
+        "|---|---|---|---|---|---|",
+    ]
+    for item in doc["figure2"]:
+        in_S = "all" if item["in_S"] and all(item["in_S"]) else str(item["in_S"])
+        lines.append(f"| {item['name']} | {len(item['config']['tokens'])} | {item['leaders'][-1]} | "
+                     f"{item['certified_at']} | {item['clusters']} | {in_S} |")
+    lines.append("")
+    for item in doc["figure2"]:
+        lines += _image(figures, "figure2-" + item["name"].replace(" ", "-") + ".png", item["name"])
+    return lines
+
+
+def _crosscheck(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
+    first = doc["crosscheck"][0]
+    lines = [
+        "## Float vs exact, step by step (crosscheck)",
+        "",
+        f"`python -m verify crosscheck` on {first['summary']['configs']} seeded random SPD configurations per row "
+        f"(n from 2 to 16, d from 2 to 3, {first['steps']} steps), against the exact dynamics. A wrong decision "
+        "is a float follow set that differs from the exact one. An uncertain decision is one that a rigorous "
+        "bound on the float scores' rounding error cannot certify, even when the float code happened to be "
+        "right. Unflagged first errors are first wrong decisions that the per-step bound did not flag: by then "
+        "the float state has drifted from the exact one.",
+        "",
+        "| tokens | backend | dtype | configs with a wrong decision | wrong decisions | uncertain decisions | "
+        "mean first wrong step | unflagged first errors | final max deviation (median / max) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in doc["crosscheck"]:
+        s = r["summary"]
+        mean = f"{s['mean_first_disagreement']:.1f}" if s["mean_first_disagreement"] is not None else "–"
+        lines.append(
+            f"| {r['family']} | {r['backend']} | {r['dtype']} | {s['configs_with_wrong_decision']}/{s['configs']} | "
+            f"{100 * s['wrong_decision_rate']:.2f} % | {100 * s['uncertain_decision_rate']:.2f} % | {mean} | "
+            f"{s['unflagged_first_errors']} | {s['final_max_abs_dev']['median']:.2g} / "
+            f"{s['final_max_abs_dev']['max']:.2g} |")
+    lines.append("")
+    lines += _image(figures, "crosscheck-deviation.png", "deviation against step")
+    cuda = doc["environment"]["cuda"]
+    lines.append("GPU: " + ("measured on this machine's CUDA device." if cuda else
+                 "no CUDA device on the machine that produced this report; the torch rows are CPU. The CUDA "
+                 "tests (`pytest -m gpu`) run where a GPU is present."))
+    lines.append("")
+    return lines
+
+
+def _long_hunts(doc: dict[str, Any]) -> list[str]:
+    hunts = doc.get("long_hunts")
+    lines = ["## Long hunts", ""]
+    if not hunts:
+        return lines + ["Not run yet: `scripts/hunt_under_H [N]` writes `reports/hunts/*.json`.", ""]
+    lines += ["From `scripts/hunt_under_H` (`python -m verify hunt … --steps 30 --seed 0` per row): every token "
+              "family, n ≤ 12, d ≤ 3, 30 exact steps each.", "",
+              "| claim | A | examples | counterexample | examples/s |", "|---|---|---|---|---|"]
+    for h in hunts:
+        found = "none" if h["counterexample"] is None else f"**found**: `{json.dumps(h['counterexample'])}`"
+        lines.append(f"| {h['claim']} | {h['matrix']} | {h['examples']} | {found} | {h['examples_per_s']} |")
+    return lines + [""]
+
+
+def _benchmarks(doc: dict[str, Any]) -> list[str]:
+    b = doc.get("benchmarks")
+    lines = ["## Engine benchmarks", ""]
+    if not b:
+        return lines + ["Not run yet: `python -m benchmarks.bench_engines` writes `reports/benchmarks.json`.", ""]
+    e, f = b["exact_vs_fraction"], b["float_path"]
+    lines += [f"From `{b['command']}` (`reports/benchmarks.json`), measured in one run:", "",
+              "| figure | measured |", "|---|---|",
+              f"| exact engine vs `fractions.Fraction`, n = {e['n']}, d = {e['d']}, per step | "
+              f"{e['exact_s_per_step'] * 1e3:.1f} ms vs {e['fraction_s_per_step']:.2f} s: {e['speedup']:.0f}× |"]
+    c = b.get("certified")
+    if c:
+        lines += [f"| certified vs exact, n = {c['n_vs_exact']}, d = {c['d']}, {c['steps']} steps | "
+                  f"{c['certified_s']:.2f} s vs {c['exact_s']:.2f} s: {c['speedup_vs_exact']:.1f}× |",
+                  f"| certified vs float64, n = {c['n_vs_float']}, d = {c['d']}, {c['steps']} steps | "
+                  f"{c['certified_small_s'] * 1e3:.1f} ms vs {c['float64_small_s'] * 1e3:.1f} ms: "
+                  f"{c['ratio_to_float64']:.2f}× the float64 time |"]
+    lines += [f"| batched torch vs paper-style loop (torch / NumPy), {f['batch']} × {f['n']} × {f['layers']} layers | "
+              f"{f['speedup_vs_paper_loop_torch']:.0f}× / {f['speedup_vs_paper_loop_numpy']:.0f}× |",
+              f"| batched torch vs the Gram-only floor | {f['ratio_to_gram_floor']:.2f}× |", ""]
+    return lines
+
+
+PAPER = {2: (0.791, 0.791), 4: (0.823, 0.803), 8: (0.851, 0.813), 16: (0.882, 0.846)}
+
+
+def _sentiment(doc: dict[str, Any]) -> list[str]:
+    s = doc.get("sentiment")
+    lines = ["## Sentiment experiment (IMDb)", ""]
+    if not s:
+        return lines + ["Not run yet: `python -m sentiment train` and `python -m sentiment evaluate` write "
+                        "`reports/sentiment/results.json`.", ""]
+    lines += ["| d | paper: best test acc. (chosen on test) | paper: last epoch | ours: test acc. (chosen on "
+              "validation) | hardmax test acc. | softmax/hardmax agreement | epochs |",
+              "|---|---|---|---|---|---|---|"]
+    for run in sorted(s["runs"], key=lambda r: r["dim"]):
+        best, last = PAPER.get(run["dim"], (None, None))
+        hard = run.get("hardmax_test_accuracy")
+        agree = run.get("agreement")
+        lines.append(f"| {run['dim']} | {best} | {last} | {run['test_accuracy']:.3f} | "
+                     f"{'–' if hard is None else f'{hard:.3f}'} | {'–' if agree is None else f'{agree:.3f}'} | "
+                     f"{run['epochs']} |")
+    lines.append("")
+    return lines
+
+
+def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None) -> str:
     lines = [
         "# Verification report: hardmax attention dynamics",
         "",
@@ -217,13 +383,24 @@ def render_markdown(doc: dict[str, Any]) -> str:
     for claim, (name, text) in CLAIM_TEXT.items():
         lines.append(f"| {claim} | {name} | {text} |")
     lines.append("")
+    figures = figures or {}
     lines += ["## Findings", ""] + [f"- {f}" for f in findings(doc)] + [""]
+    if doc.get("figure2"):
+        lines += _figure2(doc, figures)
     if "hunts" in doc:
-        lines += _hunts(doc)
+        lines += _hunts(doc, figures)
     if "limits" in doc:
         lines += _limits(doc)
     if "floats" in doc:
         lines += _floats(doc)
+    if "crosscheck" in doc:
+        lines += _crosscheck(doc, figures)
+    if "long_hunts" in doc:
+        lines += _long_hunts(doc)
+    if "benchmarks" in doc:
+        lines += _benchmarks(doc)
+    if "sentiment" in doc:
+        lines += _sentiment(doc)
     env = doc["environment"]
     lines += [
         "## Environment and reproduction",
@@ -235,3 +412,78 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+_INLINE = [
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
+    (re.compile(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])"), r"<em>\1</em>"),
+]
+
+
+def _inline(text: str) -> str:
+    text = html.escape(text, quote=False)
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def render_html(markdown: str, figures: dict[str, bytes]) -> str:
+    """A self-contained HTML page from the report's Markdown (figures embedded as base64).
+
+    Handles exactly the subset :func:`render_markdown` writes: headings, paragraphs,
+    bullet lists, pipe tables, fenced code blocks and images.
+    """
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           "<title>Verification report: hardmax attention dynamics</title>",
+           "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
+           "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
+           "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
+           "th{background:#f3f3f3}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}"
+           "code{background:#f6f6f6;padding:0 .2em}img{max-width:100%;border:1px solid #eee}"
+           "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}</style></head><body>"]
+    lines = markdown.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("```"):
+            block = []
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                block.append(lines[i])
+                i += 1
+            out.append("<pre><code>" + html.escape("\n".join(block)) + "</code></pre>")
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            out.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append([c.strip() for c in lines[i].strip().strip("|").split("|")])
+                i += 1
+            i -= 1
+            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in rows[0]) + "</tr></thead>")
+            body = [r for r in rows[1:] if not all(set(c) <= set("-: ") for c in r)]
+            out.append("<tbody>" + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
+                                           for r in body) + "</tbody></table>")
+        elif line.startswith("- "):
+            items = []
+            while i < len(lines) and lines[i].startswith("- "):
+                items.append(lines[i][2:])
+                i += 1
+            i -= 1
+            out.append("<ul>" + "".join(f"<li>{_inline(t)}</li>" for t in items) + "</ul>")
+        elif line.startswith("!["):
+            match = re.match(r"!\[([^\]]*)\]\(figures/([^)]+)\)", line)
+            if match and match.group(2) in figures:
+                data = base64.b64encode(figures[match.group(2)]).decode("ascii")
+                out.append(f'<p><img alt="{html.escape(match.group(1))}" src="data:image/png;base64,{data}"></p>')
+        elif line.strip():
+            para = [line]
+            while i + 1 < len(lines) and lines[i + 1].strip() and not lines[i + 1].startswith(("#", "|", "- ", "```", "![")):
+                i += 1
+                para.append(lines[i])
+            out.append("<p>" + _inline(" ".join(para)) + "</p>")
+        i += 1
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"

@@ -11,6 +11,7 @@ floats   the claims checked exactly on float32/float64 trajectories: how often a
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -165,3 +166,93 @@ def run_floats(budget: Budget, seed: int, workers: int, progress=None) -> list[d
             if progress:
                 progress()
     return results  # type: ignore[return-value]
+
+
+CROSS_FAMILIES = ("generic", "duplicates", "reflection")
+
+
+def _cross_job(family: str, backend: str, dtype: str, count: int, steps: int, seed: int) -> dict[str, Any]:
+    from ..crosscheck import crosscheck, summarise
+
+    rng = np.random.default_rng([seed, len(family), 7])
+    results = []
+    for _ in range(count):
+        n, d = int(rng.integers(2, 17)), int(rng.integers(2, 4))
+        results.append(crosscheck(random_config(rng, n, d, family=family), steps, backend=backend, dtype=dtype))
+    devs = np.array([[s["max_abs_dev"] for s in r["steps"]] for r in results])
+    first_bad = next((r for r in results if r["first_disagreement"] is not None), None)
+    return {
+        "family": family, "backend": backend, "dtype": dtype, "steps": steps,
+        "summary": summarise(results),
+        "deviation_median": np.median(devs, axis=0).tolist(),
+        "deviation_max": devs.max(axis=0).tolist(),
+        "float_run_s": sum(r["float_run_s"] for r in results),
+        "example": None if first_bad is None else {
+            "first_disagreement": first_bad["first_disagreement"],
+            "wrong_rows": first_bad["steps"][first_bad["first_disagreement"]]["wrong_rows"],
+        },
+    }
+
+
+def run_crosscheck(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
+    jobs = [(f, "float", t) for f in CROSS_FAMILIES for t in ("float32", "float64")] + [("generic", "torch", "float32")]
+    results: list[dict | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_cross_job, f, b, t, budget.float_configs, budget.float_steps, seed): i
+                   for i, (f, b, t) in enumerate(jobs)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress:
+                progress()
+    return results  # type: ignore[return-value]
+
+
+def figure2_sets(seed: int) -> dict[str, list[list[Any]]]:
+    """The paper's four starting sets (points as rows); "k random in R" drawn as exact
+    rationals (denominator 100) from the report seed."""
+    from fractions import Fraction as Fr
+
+    rng = np.random.default_rng([seed, 2])
+
+    def rand(k: int, low: float, high: float) -> list[list[Fr]]:
+        return [[Fr(int(rng.integers(int(low * 100), int(high * 100) + 1)), 100) for _ in range(2)] for _ in range(k)]
+
+    F = Fr
+    return {
+        "triangle": [[F(1), F(1)], [F(1, 2), F(-1, 2)], [F(-1), F(-1)]] + rand(2, 0, 1) + rand(2, -1, 0)
+                    + [[F(3, 10), F(-1, 5)], [F(1, 10), F(-1, 5)]],
+        "emerging leader": [[F(1), F(1, 3)], [F(-1, 12), F(1, 12)], [F(-1), F(-1)], [F(0), F(1, 4)],
+                            [F(-3, 10), F(-7, 10)], [F(-3, 5), F(-9, 10)], [F(4, 5), F(1, 10)], [F(3, 5), F(3, 20)]],
+        "square": [[F(sx), F(sy)] for sx in (1, -1) for sy in (1, -1)] + rand(6, -0.5, 0.5),
+        "non-leader clusters": [[F(sx), F(sy)] for sx in (1, -1) for sy in (1, -1)]
+                               + [[F(-1, 2), F(0)], [F(1, 2), F(0)]] + rand(4, -0.5, 0.5),
+    }
+
+
+FIGURE2_STEPS = (0, 1, 2, 5, 30)
+
+
+def run_figure2(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
+    """Exact runs of the four sets (A = I, α = 1/2) with their certified limits."""
+    from dynamics.config import Config, Head, identity
+    from dynamics.numbers import format_fraction
+
+    from ..limits import certified_limit
+
+    out = []
+    for name, tokens in figure2_sets(seed).items():
+        config = Config(tokens=tuple(map(tuple, tokens)), heads=(Head(A=identity(2), alpha=Fraction(1, 2)),))
+        traj = simulate(config, max(FIGURE2_STEPS), backend="exact")
+        limit = certified_limit(config, max_steps=budget.limit_steps)
+        out.append({
+            "name": name, "config": config.to_dict(),
+            "states": [s.to_numpy().tolist() for s in traj.states],
+            "leaders": [list(l) for l in traj.leaders],
+            "certified_at": limit.certified_at, "clusters": limit.clusters,
+            "limit_leaders": [[format_fraction(x) for x in limit.limit[i]] for i in limit.leaders]
+            if limit.certified else [],
+            "in_S": limit.in_S,
+        })
+        if progress:
+            progress()
+    return out
