@@ -227,12 +227,14 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
 
 
 def save_counterexample(result: HuntResult, command: str, directory: str = CORPUS_DIR) -> str:
-    """Save a found counterexample as a replayable corpus entry; returns its path."""
+    """Save a found counterexample as a replayable corpus entry (once); returns its path."""
     if result.counterexample is None:
         raise ValueError("no counterexample to save")
     body = json.dumps(result.counterexample, sort_keys=True)
     digest = hashlib.sha256(f"{result.claim}:{body}".encode()).hexdigest()[:10]
     path = os.path.join(directory, f"{result.claim}-{result.matrix}-h{result.heads}-{digest}.json")
+    if os.path.exists(path):
+        return path  # already in the corpus: keep the first finder's entry as it is
     entry = {
         "claim": result.claim, "matrix": result.matrix, "heads": result.heads,
         "expect": "fails", "step": result.step, "witness": result.witness,
