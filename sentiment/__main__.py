@@ -1,0 +1,135 @@
+"""``python -m sentiment train|evaluate|leaders|plot|crosscheck`` (SPEC §6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+
+from dynamics.cli import Parser, dump_json, run_main, write_atomic
+
+PROG = "python -m sentiment"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+_positive.__name__ = "positive integer"
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="The paper's IMDb sentiment experiment on hardmax attention dynamics.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    t = sub.add_parser("train", help="train the classifier")
+    t.add_argument("--dim", type=_positive, default=16)
+    t.add_argument("--depth", type=int, default=8)
+    t.add_argument("--tau", type=float, default=1e-3, help="softmax temperature (default 0.001)")
+    t.add_argument("--mask-pads", action="store_true", help="exclude <PAD> from attention and the mean")
+    t.add_argument("--keep-negations", action="store_true", help="keep not/no/never… (dropped by stop-word lists)")
+    t.add_argument("--epochs", type=_positive, default=100)
+    t.add_argument("--batch-size", type=_positive, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--patience", type=_positive, default=5, help="early stopping: epochs without improvement")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--limit", type=_positive, help="train on this many reviews (quick runs)")
+    t.add_argument("--eval-limit", type=_positive, help="validate and test on this many reviews")
+    t.add_argument("--min-count", type=_positive, default=2)
+    t.add_argument("--max-vocab", type=_positive)
+    t.add_argument("--threads", type=_positive, help="torch threads")
+    t.add_argument("--out-dir", help="run folder (default runs/sentiment-d{dim})")
+    t.add_argument("--data-dir", help="folder with train.parquet and test.parquet (else $IMDB_DATA_DIR, "
+                                      "../shared/data/imdb, or the hub)")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last.pt")
+    t.add_argument("--record", action="store_true", help="add the result to reports/sentiment/results.json")
+    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--json", action="store_true")
+
+    for name, text in (("evaluate", "softmax and hardmax test accuracy of a trained run"),
+                       ("leaders", "leaders per review and the leader words of confident reviews"),
+                       ("plot", "figures: leader-word bar chart and (d = 2) a review's tokens through the layers"),
+                       ("crosscheck", "the hardmax dynamics of test reviews in exact arithmetic vs float")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("run", help="run folder written by `train` (model.pt + meta.json)")
+        p.add_argument("--data-dir")
+        p.add_argument("--limit", type=_positive, help="use this many test reviews (default all)")
+        p.add_argument("--record", action="store_true", help="add the result to reports/sentiment/results.json")
+        p.add_argument("--output-dir", default=os.path.join("reports", "sentiment"))
+        p.add_argument("--json", action="store_true")
+        if name == "plot":
+            p.add_argument("--review", type=int, default=0, help="index of the test review to draw (d = 2)")
+    return parser
+
+
+def record(run_summary: dict, path: str = os.path.join("reports", "sentiment", "results.json")) -> None:
+    """Merge one run's figures into ``results.json`` (keyed by ``dim``), atomically."""
+    document = {"runs": []}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    runs = {r["dim"]: r for r in document.get("runs", [])}
+    runs[run_summary["dim"]] = runs.get(run_summary["dim"], {}) | run_summary
+    document["runs"] = [runs[d] for d in sorted(runs)]
+    write_atomic(path, json.dumps(document, indent=1) + "\n")
+
+
+def _command(argv: list[str] | None) -> str:
+    return f"{PROG} " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+
+
+def _train(args, argv) -> int:
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig(dim=args.dim, depth=args.depth, tau=args.tau, mask_pads=args.mask_pads,
+                      keep_negations=args.keep_negations, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
+                      limit=args.limit, eval_limit=args.eval_limit, min_count=args.min_count,
+                      max_vocab=args.max_vocab, threads=args.threads,
+                      out_dir=args.out_dir or f"runs/sentiment-d{args.dim}", data_dir=args.data_dir,
+                      resume=args.resume, progress=not args.no_progress)
+    summary = train(cfg)
+    summary["command"] = _command(argv)
+    if args.record:
+        record({k: v for k, v in summary.items() if k != "history"} | {"history": summary["history"]})
+    if args.json:
+        sys.stdout.write(dump_json({k: v for k, v in summary.items() if k != "history"}))
+    else:
+        print(f"d={summary['dim']}: val {summary['val_accuracy']:.4f}, test {summary['test_accuracy']:.4f} "
+              f"(hardmax {summary['hardmax_test_accuracy']:.4f}, agreement {summary['agreement']:.4f}), "
+              f"{summary['epochs']} epochs, best {summary['best_epoch']}, alpha {summary['alpha']:.3f}, "
+              f"{summary['train_seconds_per_epoch']:.1f} s/epoch; saved in {summary['checkpoint']}")
+    return 0
+
+
+def _analysis(args, argv) -> int:
+    from . import analysis
+
+    runner = {"evaluate": analysis.evaluate, "leaders": analysis.leaders_report,
+              "plot": analysis.plots, "crosscheck": analysis.exact_crosscheck}[args.command]
+    result = runner(args)
+    result["command"] = _command(argv)
+    if args.record:
+        key = {"evaluate": None, "leaders": "leaders", "plot": None, "crosscheck": "exact_crosscheck"}[args.command]
+        record({"dim": result["dim"]} | (result if key is None else {key: result}))
+    if args.json:
+        sys.stdout.write(dump_json(result))
+    else:
+        print(json.dumps(result, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        return _train(args, argv)
+    return _analysis(args, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(PROG, main))

@@ -1,0 +1,230 @@
+"""Evaluation, interpretability and exact cross-validation of a trained run (SPEC §6).
+
+* :func:`evaluate` — test accuracy of the softmax model and of the *hardmax*
+  dynamics with the same weights, and how often the two agree.
+* :func:`leaders_report` — leaders per review under the hardmax dynamics
+  (distinct leader words at the last layer: mean, std, min, max; the fraction
+  already leaders at layer 0) and the most frequent leader words of
+  confidently classified reviews (``|v·z̄ + b| > 2``).
+* :func:`plots` — a bar chart of those words, and for ``d = 2`` a review's
+  tokens moving through the layers.
+* :func:`exact_crosscheck` — each test review's hardmax dynamics run in exact
+  arithmetic (the trained float32 weights are exact dyadic rationals) by the
+  certified engine, compared with the float path: predictions, leader sets and
+  clusters that the floats get wrong, and how common exact ties are.
+
+A leader (SPEC §1) is a token whose follow set holds only copies of itself; in
+a review, copies are repeated words and the ``<PAD>`` tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from dynamics.cli import write_atomic
+
+from .model import ClusteringClassifier
+from .text import Preprocessor, Vocabulary
+from .train import accuracy, load_model, predict_logits
+
+__all__ = ["evaluate", "leaders_report", "plots", "exact_crosscheck", "test_set"]
+
+
+def test_set(meta: dict, data_dir: str | None, limit: int | None):
+    """The test reviews encoded with the run's own vocabulary (first ``limit`` after a seeded shuffle)."""
+    from .features import encode_imdb
+
+    vocab = Vocabulary(meta["vocab"])
+    train_cfg = meta["train"]
+    pre = Preprocessor(keep_negations=train_cfg.get("keep_negations", False))
+    encoded = encode_imdb(data_dir, pre, min_count=train_cfg["min_count"], max_vocab=train_cfg["max_vocab"],
+                          cache_dir=train_cfg.get("cache_dir"))
+    if encoded.vocab.words != vocab.words:
+        from .data import load_imdb
+
+        texts = load_imdb(data_dir)["test"]
+        ids = vocab.encode(pre.tokens(texts["text"]))
+        labels = np.asarray(texts["label"], dtype=np.int64)
+    else:
+        ids, labels = encoded.test_ids, encoded.test_labels
+    if limit is not None and limit < len(ids):
+        pick = np.random.default_rng(12345).permutation(len(ids))[:limit]
+        ids, labels = ids[pick], labels[pick]
+    return vocab, ids, labels
+
+
+def evaluate(args) -> dict:
+    model, meta = load_model(args.run)
+    _, ids, labels = test_set(meta, args.data_dir, args.limit)
+    soft = predict_logits(model, ids, "softmax")
+    hard = predict_logits(model, ids, "hardmax")
+    return {"dim": model.dim, "test_reviews": len(ids), "test_accuracy": accuracy(soft, labels),
+            "hardmax_test_accuracy": accuracy(hard, labels),
+            "agreement": float(((soft > 0) == (hard > 0)).mean()), "val_accuracy": meta["val_accuracy"],
+            "alpha": meta["alpha"], "epochs_best": meta["best_epoch"]}
+
+
+def _leader_masks(model: ClusteringClassifier, ids: torch.Tensor) -> list[torch.Tensor]:
+    """Per layer, the boolean ``(B, n)`` leader masks of the hardmax dynamics."""
+    _, winners = model.trajectory(ids, rule="hardmax")
+    copies = ids[:, :, None] == ids[:, None, :]
+    return [~(W & ~copies).any(dim=-1) for W in winners]
+
+
+@torch.no_grad()
+def leaders_report(args, batch_size: int = 256) -> dict:
+    model, meta = load_model(args.run)
+    vocab, ids, labels = test_set(meta, args.data_dir, args.limit)
+    counts, at_start, words = [], [], {"positive": Counter(), "negative": Counter()}
+    confident = 0
+    for start in range(0, len(ids), batch_size):
+        batch = torch.from_numpy(ids[start:start + batch_size])
+        masks = _leader_masks(model, batch)
+        logits = model(batch, rule="hardmax").numpy()
+        first, last = masks[0].numpy(), masks[-1].numpy()
+        for r in range(len(batch)):
+            row = batch[r].numpy()
+            final_words = set(row[last[r]].tolist())
+            counts.append(len(final_words))
+            at_start.append(len(final_words & set(row[first[r]].tolist())) / max(len(final_words), 1))
+            if abs(logits[r]) > 2:
+                confident += 1
+                side = "positive" if logits[r] > 0 else "negative"
+                words[side].update(vocab.words[w] for w in final_words)
+    counts_arr = np.array(counts)
+    return {
+        "dim": model.dim, "test_reviews": len(ids),
+        "leaders_per_review": {"mean": float(counts_arr.mean()), "std": float(counts_arr.std()),
+                               "min": int(counts_arr.min()), "max": int(counts_arr.max())},
+        "fraction_leaders_at_layer_0": float(np.mean(at_start)),
+        "confident_reviews": confident,
+        "top_leader_words": {side: c.most_common(20) for side, c in words.items()},
+    }
+
+
+def plots(args) -> dict:
+    """Write the leader-word bar chart, and for d = 2 the token trajectory of one review."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model, meta = load_model(args.run)
+    report = leaders_report(args)
+    os.makedirs(args.output_dir, exist_ok=True)
+    written = []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    for ax, side, color in zip(axes, ("negative", "positive"), ("tab:red", "tab:green")):
+        top = report["top_leader_words"][side][:15]
+        ax.barh([w for w, _ in top][::-1], [c for _, c in top][::-1], color=color)
+        ax.set_title(f"leader words of confident {side} reviews (d = {model.dim})", fontsize=9)
+        ax.set_xlabel("reviews")
+    path = os.path.join(args.output_dir, f"leader_words_d{model.dim}.png")
+    _save(fig, path)
+    written.append(path)
+    if model.dim == 2:
+        vocab, ids, _ = test_set(meta, args.data_dir, None)
+        review = torch.from_numpy(ids[args.review:args.review + 1])
+        states, _ = model.trajectory(review, rule="hardmax")
+        leaders = _leader_masks(model, review)
+        fig, axes = plt.subplots(1, 5, figsize=(16, 3.6))
+        for ax, k in zip(axes, (0, 1, 2, 4, model.depth)):
+            Z = states[k][0].numpy()
+            lead = leaders[k][0].numpy()
+            ax.scatter(Z[~lead, 0], Z[~lead, 1], s=10, color="tab:blue")
+            ax.scatter(Z[lead, 0], Z[lead, 1], s=60, marker="*", color="tab:red")
+            for i in np.flatnonzero(lead)[:12]:
+                ax.annotate(vocab.words[int(review[0, i])], Z[i], fontsize=7)
+            ax.set_title(f"layer {k}", fontsize=9)
+        fig.suptitle(f"test review {args.review}: tokens through the hardmax layers (leaders ★)", fontsize=10)
+        path = os.path.join(args.output_dir, f"review_{args.review}_d2.png")
+        _save(fig, path)
+        written.append(path)
+    return {"dim": model.dim, "figures": written}
+
+
+def _save(fig, path: str) -> None:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+
+
+def _exact_review(tokens: np.ndarray, alpha: Fraction, depth: int, v, b):
+    """The exact hardmax run of one review: prediction sign, final leaders, final clusters, tie rows."""
+    from dynamics.backends.certified import CertifiedEngine
+    from dynamics.config import Config, Head, identity
+
+    d = tokens.shape[1]
+    config = Config(tokens=tuple(tuple(Fraction(float(x)) for x in row) for row in tokens),
+                    heads=(Head(A=identity(d), alpha=alpha),))
+    engine = CertifiedEngine(config)
+    traj = engine.run(depth)
+    final = traj.states[-1]
+    mean = [sum(col, Fraction(0)) / len(tokens) for col in zip(*final.fractions())]
+    logit = sum((vi * mi for vi, mi in zip(v, mean)), Fraction(0)) + b
+    return logit, traj
+
+
+@torch.no_grad()
+def exact_crosscheck(args) -> dict:
+    """Compare the float hardmax dynamics of test reviews with the exact dynamics of the same weights."""
+    model, meta = load_model(args.run)
+    vocab, ids, labels = test_set(meta, args.data_dir, args.limit)
+    alpha = Fraction(float(model.alpha.detach()))
+    v = [Fraction(float(x)) for x in model.decoder.weight.detach()[0]]
+    b = Fraction(float(model.decoder.bias.detach()[0]))
+    start = time.perf_counter()
+    wrong_prediction = wrong_leaders = wrong_clusters = reviews_with_ties = exact_rows = rows = 0
+    for r in range(len(ids)):
+        review = torch.from_numpy(ids[r:r + 1])
+        keep = slice(None)
+        if model.mask_pads:  # masked pads are not keys: the real tokens' dynamics are the unpadded run
+            keep = ids[r] != 0
+            review = review[:, torch.from_numpy(keep)]
+        emb = model.embedding(review)[0].numpy()
+        states, winners = model.trajectory(review, rule="hardmax")
+        # (with mask_pads the pads were dropped above, so the mask is all true: the same run)
+        float_logit = float(model(review, rule="hardmax")[0])
+        logit, traj = _exact_review(emb, alpha, model.depth, v, b)
+        wrong_prediction += (logit > 0) != (float_logit > 0)
+        copies = review[:, :, None] == review[:, None, :]
+        float_leaders = tuple(np.flatnonzero((~(winners[-1] & ~copies).any(dim=-1))[0].numpy()).tolist())
+        wrong_leaders += float_leaders != traj.leaders[-1]
+        final_float = states[-1][0].numpy()
+        float_groups = sorted(sorted(g) for g in _groups([row.tobytes() for row in final_float]))
+        exact_groups = sorted(sorted(g) for g in traj.clusters())
+        wrong_clusters += float_groups != exact_groups
+        info = traj.info["filter"]
+        exact_rows += info["decided_exactly"]
+        rows += info["rows"]
+        reviews_with_ties += info["decided_exactly"] > 0
+    n = len(ids)
+    return {
+        "dim": model.dim, "test_reviews": n, "layers": model.depth, "alpha": float(alpha),
+        "wrong_predictions": int(wrong_prediction), "wrong_leader_sets": int(wrong_leaders),
+        "wrong_clusters": int(wrong_clusters),
+        "reviews_needing_exact_rows": int(reviews_with_ties),
+        "rows_decided_exactly": int(exact_rows), "rows": int(rows),
+        "seconds": time.perf_counter() - start,
+        "note": "rows decided exactly = argmax rows the float filter could not certify (ties between "
+                "different tokens, or gaps below the rounding bound); copies (pads, repeated words) tie "
+                "exactly and are decided by the filter",
+    }
+
+
+def _groups(keys) -> list[list[int]]:
+    out: dict = {}
+    for i, k in enumerate(keys):
+        out.setdefault(k, []).append(i)
+    return list(out.values())

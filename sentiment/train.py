@@ -1,0 +1,198 @@
+"""Training the classifier (``python -m sentiment train``).
+
+Adam, binary cross-entropy on logits, gradient clipping, fixed seeds. A
+validation split is carved from the training reviews and used for model
+selection and early stopping (the paper selected on the test set; we don't).
+Checkpoints are ``state_dict`` files written atomically and read back with
+``torch.load(weights_only=True)``; metadata (vocabulary, config, α, metrics)
+are JSON. An interrupted run resumes from ``last.pt`` with ``--resume``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from dynamics.cli import write_atomic
+
+from .features import DEFAULT_CACHE, Encoded, encode_imdb
+from .model import ClusteringClassifier
+from .text import Preprocessor
+
+__all__ = ["TrainConfig", "train", "load_model", "accuracy", "split_indices"]
+
+
+@dataclass
+class TrainConfig:
+    dim: int = 16
+    depth: int = 8
+    tau: float = 1e-3
+    mask_pads: bool = False
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    clip: float = 5.0
+    patience: int = 5
+    val_fraction: float = 0.1
+    seed: int = 0
+    limit: int | None = None
+    eval_limit: int | None = None
+    min_count: int = 2
+    max_vocab: int | None = None
+    keep_negations: bool = False
+    threads: int | None = None
+    out_dir: str = "runs/sentiment-d16"
+    data_dir: str | None = None
+    cache_dir: str | None = DEFAULT_CACHE
+    resume: bool = False
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded permutation of ``range(n)`` split into (train, validation)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_fraction))
+    return order[n_val:], order[:n_val]
+
+
+@torch.no_grad()
+def predict_logits(model: ClusteringClassifier, ids: np.ndarray, rule: str = "softmax",
+                   batch_size: int = 512) -> np.ndarray:
+    model.eval()
+    out = []
+    for start in range(0, len(ids), batch_size):
+        out.append(model(torch.from_numpy(ids[start:start + batch_size]), rule=rule).numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(((logits > 0).astype(np.int64) == labels).mean()) if len(labels) else float("nan")
+
+
+def _save_state(path: str, state: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def load_model(out_dir: str) -> tuple[ClusteringClassifier, dict]:
+    """The best model of a run folder and its metadata (``weights_only=True``: no code is run)."""
+    meta_path = os.path.join(out_dir, "meta.json")
+    model_path = os.path.join(out_dir, "model.pt")
+    if not (os.path.isfile(meta_path) and os.path.isfile(model_path)):
+        raise ValueError(f"{out_dir}: not a trained run (needs model.pt and meta.json; run `python -m sentiment train`)")
+    with open(meta_path, encoding="utf-8") as handle:
+        meta = json.load(handle)
+    model = ClusteringClassifier(**meta["model"])
+    model.load_state_dict(torch.load(model_path, weights_only=True))
+    model.eval()
+    return model, meta
+
+
+def _subset(ids: np.ndarray, labels: np.ndarray, limit: int | None, seed: int):
+    if limit is None or limit >= len(ids):
+        return ids, labels
+    pick = np.random.default_rng(seed).permutation(len(ids))[:limit]
+    return ids[pick], labels[pick]
+
+
+def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
+    """Train one model; returns the JSON summary (also written to ``out_dir/summary.json``)."""
+    from tqdm import tqdm
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    encoded = encoded or encode_imdb(cfg.data_dir, Preprocessor(keep_negations=cfg.keep_negations),
+                                     min_count=cfg.min_count, max_vocab=cfg.max_vocab, cache_dir=cfg.cache_dir)
+    train_idx, val_idx = split_indices(len(encoded.train_ids), cfg.val_fraction, cfg.seed)
+    if cfg.limit is not None:
+        train_idx = train_idx[: cfg.limit]
+    val_ids, val_labels = encoded.train_ids[val_idx], encoded.train_labels[val_idx]
+    val_ids, val_labels = _subset(val_ids, val_labels, cfg.eval_limit, cfg.seed + 1)
+    test_ids, test_labels = _subset(encoded.test_ids, encoded.test_labels, cfg.eval_limit, cfg.seed + 2)
+    X = torch.from_numpy(encoded.train_ids[train_idx])
+    y = torch.from_numpy(encoded.train_labels[train_idx]).float()
+
+    model = ClusteringClassifier(len(encoded.vocab), cfg.dim, cfg.depth, cfg.tau, cfg.mask_pads)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = nn.BCEWithLogitsLoss()
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    last_path = os.path.join(cfg.out_dir, "last.pt")
+    history: list[dict] = []
+    start_epoch, best_val, best_epoch, stale = 0, -1.0, 0, 0
+    if cfg.resume and os.path.exists(last_path):
+        state = torch.load(last_path, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        start_epoch, best_val, best_epoch, stale = (int(state["epoch"]), float(state["best_val"]),
+                                                    int(state["best_epoch"]), int(state["stale"]))
+        history = json.loads(state["history"])
+    meta = {"model": model.config(), "train": asdict(cfg) | {"extra": cfg.extra}, "vocab": encoded.vocab.to_json(),
+            "preprocessing": Preprocessor(keep_negations=cfg.keep_negations).describe(),
+            "data": encoded.source, "train_reviews": len(train_idx), "val_reviews": len(val_ids)}
+    epoch_seconds = []
+    for epoch in range(start_epoch, cfg.epochs):
+        if stale >= cfg.patience:
+            break
+        model.train()
+        order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch]).permutation(len(X)))
+        batches = math.ceil(len(X) / cfg.batch_size)
+        bar = tqdm(range(batches), desc=f"d={cfg.dim} epoch {epoch + 1}", unit="batch", leave=False,
+                   disable=not cfg.progress or None)
+        started = time.perf_counter()
+        total = 0.0
+        for b in bar:
+            pick = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            optimiser.zero_grad()
+            loss = loss_fn(model(X[pick]), y[pick])
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            optimiser.step()
+            total += float(loss.detach()) * len(pick)
+        seconds = time.perf_counter() - started
+        epoch_seconds.append(seconds)
+        val_acc = accuracy(predict_logits(model, val_ids), val_labels)
+        alpha = float(model.alpha.detach())
+        history.append({"epoch": epoch + 1, "loss": total / len(X), "val_accuracy": val_acc,
+                        "alpha": alpha, "seconds": seconds})
+        if val_acc > best_val:
+            best_val, best_epoch, stale = val_acc, epoch + 1, 0
+            _save_state(os.path.join(cfg.out_dir, "model.pt"), model.state_dict())
+            write_atomic(os.path.join(cfg.out_dir, "meta.json"),
+                         json.dumps(meta | {"best_epoch": best_epoch, "val_accuracy": best_val,
+                                            "alpha": alpha}))
+        else:
+            stale += 1
+        _save_state(last_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                                "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch,
+                                "stale": stale, "history": json.dumps(history)})
+        print(f"d={cfg.dim} epoch {epoch + 1}: loss {total / len(X):.4f}, val {val_acc:.4f}, "
+              f"alpha {alpha:.3f}, {seconds:.1f} s", file=sys.stderr, flush=True)
+    best, meta_best = load_model(cfg.out_dir)
+    test_soft = predict_logits(best, test_ids, "softmax")
+    test_hard = predict_logits(best, test_ids, "hardmax")
+    summary = {
+        "dim": cfg.dim, "val_accuracy": meta_best["val_accuracy"],
+        "test_accuracy": accuracy(test_soft, test_labels),
+        "hardmax_test_accuracy": accuracy(test_hard, test_labels),
+        "agreement": float(((test_soft > 0) == (test_hard > 0)).mean()) if len(test_labels) else None,
+        "epochs": len(history), "best_epoch": meta_best["best_epoch"], "alpha": meta_best["alpha"],
+        "train_reviews": len(train_idx), "val_reviews": len(val_ids), "test_reviews": len(test_ids),
+        "train_seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
+        "torch_threads": torch.get_num_threads(), "history": history, "checkpoint": cfg.out_dir,
+        "mask_pads": cfg.mask_pads, "keep_negations": cfg.keep_negations,
+    }
+    write_atomic(os.path.join(cfg.out_dir, "summary.json"), json.dumps(summary, indent=1))
+    return summary
