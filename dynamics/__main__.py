@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from . import BACKENDS, load_config, simulate
-from .cli import Parser, dump_json, progress_bar, run_main, write_atomic
+from .cli import Parser, dump_json, non_negative_int, positive_float, positive_int, progress_bar, run_main, write_atomic
 from .trajectory import Trajectory, state_to_float
 
 PROG = "python -m dynamics"
@@ -16,16 +16,16 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sim = sub.add_parser("simulate", help="run the dynamics on a JSON config")
     sim.add_argument("config", help="JSON config file (SPEC §5)")
-    sim.add_argument("--steps", type=_non_negative, default=30, help="number of layers K (default 30)")
+    sim.add_argument("--steps", type=non_negative_int, default=30, help="number of layers K (default 30)")
     sim.add_argument("--backend", choices=BACKENDS, default="exact", help="arithmetic (default exact)")
     sim.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
     sim.add_argument("--dtype", choices=("float32", "float64"), default=None,
                      help="float precision (default: float64 for float, float32 for torch)")
     sim.add_argument("--rule", choices=("hardmax", "softmax"), default="hardmax",
                      help="attention rule for float/torch backends (default hardmax)")
-    sim.add_argument("--tau", type=_positive_float, default=1.0, help="softmax temperature (default 1)")
-    sim.add_argument("--prec", type=_positive_int, default=64, help="interval precision in bits (default 64)")
-    sim.add_argument("--max-prec", type=_positive_int, default=None,
+    sim.add_argument("--tau", type=positive_float, default=1.0, help="softmax temperature (default 1)")
+    sim.add_argument("--prec", type=positive_int, default=64, help="interval precision in bits (default 64)")
+    sim.add_argument("--max-prec", type=positive_int, default=None,
                      help="largest interval precision to retry with (default 8 × --prec)")
     sim.add_argument("--allow-nonpositive-alpha", action="store_true",
                      help="accept alpha <= 0 (outside the paper's hypotheses)")
@@ -35,30 +35,6 @@ def build_parser() -> Parser:
     return parser
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise ValueError
-    return value
-
-
-_non_negative.__name__ = "non-negative integer"
-_positive_int.__name__ = "positive integer"
-_positive_float.__name__ = "positive number"
 
 
 def _backend_options(args) -> dict:

@@ -30,6 +30,35 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    value = int(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError
+    return value
+
+
+positive_int.__name__ = "positive integer"  # argparse names the type in its error message
+non_negative_int.__name__ = "non-negative integer"
+positive_float.__name__ = "positive number"
+
+
 def run_main(prog: str, main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Call ``main(argv)``; report expected errors as ``prog: error: …`` in one line.
 

@@ -28,6 +28,7 @@ as a rigorous ``mpmath.iv`` interval at a chosen precision.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -51,6 +52,7 @@ _RATIO_RE = re.compile(r"([+-]?\d+)\s*/\s*(\d+)")
 _DECIMAL_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _TOKEN_RE = re.compile(r"\s*(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\*\*|[A-Za-z_]+|[-+*/^()])")
 
+_ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
 _FUNCTIONS = ("sqrt", "cos", "sin", "tan", "exp", "log")
 _CONSTANTS = ("pi", "e")
 
@@ -101,14 +103,8 @@ def _exact(node: tuple) -> Fraction | None:
     x, y = _exact(node[1]), _exact(node[2])
     if x is None or y is None:
         return None
-    if kind == "add":
-        return x + y
-    if kind == "sub":
-        return x - y
-    if kind == "mul":
-        return x * y
-    if kind == "div":
-        return x / y
+    if kind in _ARITHMETIC:
+        return _ARITHMETIC[kind](x, y)
     # pow: rational only for an integer exponent
     if y.denominator != 1:
         return None
@@ -136,14 +132,7 @@ def _interval(node: tuple):
         if exponent is not None and exponent.denominator == 1:
             return x ** int(exponent)
         return x ** _interval(node[2])
-    y = _interval(node[2])
-    if kind == "add":
-        return x + y
-    if kind == "sub":
-        return x - y
-    if kind == "mul":
-        return x * y
-    return x / y
+    return _ARITHMETIC[kind](x, _interval(node[2]))
 
 
 class _Parser:

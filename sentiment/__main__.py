@@ -7,19 +7,11 @@ import os
 import shlex
 import sys
 
-from dynamics.cli import Parser, dump_json, run_main, write_atomic
+from dynamics.cli import Parser, dump_json, positive_int, run_main, write_atomic
 
 PROG = "python -m sentiment"
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError
-    return value
-
-
-_positive.__name__ = "positive integer"
 
 
 def build_parser() -> Parser:
@@ -27,22 +19,22 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     t = sub.add_parser("train", help="train the classifier")
-    t.add_argument("--dim", type=_positive, default=16)
+    t.add_argument("--dim", type=positive_int, default=16)
     t.add_argument("--depth", type=int, default=8)
     t.add_argument("--tau", type=float, default=1e-3, help="softmax temperature (default 0.001)")
     t.add_argument("--mask-pads", action="store_true", help="exclude <PAD> from attention and the mean")
     t.add_argument("--keep-negations", action="store_true", help="keep not/no/never… (dropped by stop-word lists)")
-    t.add_argument("--epochs", type=_positive, default=100)
-    t.add_argument("--batch-size", type=_positive, default=64)
+    t.add_argument("--epochs", type=positive_int, default=100)
+    t.add_argument("--batch-size", type=positive_int, default=64)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--patience", type=_positive, default=5, help="early stopping: epochs without improvement")
+    t.add_argument("--patience", type=positive_int, default=5, help="early stopping: epochs without improvement")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--limit", type=_positive, help="train on this many reviews (quick runs)")
-    t.add_argument("--eval-limit", type=_positive, help="validate and test on this many reviews")
-    t.add_argument("--min-count", type=_positive, default=2)
-    t.add_argument("--max-vocab", type=_positive)
-    t.add_argument("--threads", type=_positive, help="torch threads")
+    t.add_argument("--limit", type=positive_int, help="train on this many reviews (quick runs)")
+    t.add_argument("--eval-limit", type=positive_int, help="validate and test on this many reviews")
+    t.add_argument("--min-count", type=positive_int, default=2)
+    t.add_argument("--max-vocab", type=positive_int)
+    t.add_argument("--threads", type=positive_int, help="torch threads")
     t.add_argument("--out-dir", help="run folder (default runs/sentiment-d{dim})")
     t.add_argument("--data-dir", help="folder with train.parquet and test.parquet (else $IMDB_DATA_DIR, "
                                       "../shared/data/imdb, or the hub)")
@@ -58,7 +50,7 @@ def build_parser() -> Parser:
         p = sub.add_parser(name, help=text)
         p.add_argument("run", help="run folder written by `train` (model.pt + meta.json)")
         p.add_argument("--data-dir")
-        p.add_argument("--limit", type=_positive, help="use this many test reviews (default all)")
+        p.add_argument("--limit", type=positive_int, help="use this many test reviews (default all)")
         p.add_argument("--record", action="store_true", help="add the result to reports/sentiment/results.json")
         p.add_argument("--output-dir", default=os.path.join("reports", "sentiment"))
         p.add_argument("--json", action="store_true")

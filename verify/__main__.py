@@ -8,7 +8,7 @@ import sys
 import time
 
 from dynamics import load_config, simulate
-from dynamics.cli import Parser, dump_json, run_main
+from dynamics.cli import Parser, dump_json, positive_int, run_main
 
 from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
 from .exact import satisfies_H
@@ -18,14 +18,6 @@ from .strategies import FAMILIES, MATRIX_CLASSES
 PROG = "python -m verify"
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError
-    return value
-
-
-_positive.__name__ = "positive integer"
 
 
 def build_parser() -> Parser:
@@ -34,8 +26,8 @@ def build_parser() -> Parser:
 
     c = sub.add_parser("check", help="check every claim on one config")
     c.add_argument("config")
-    c.add_argument("--steps", type=_positive, default=30, help="steps to check P1–P4, D1–D3 (default 30)")
-    c.add_argument("--limit-steps", type=_positive, default=200, help="step budget of the certified limit (P5)")
+    c.add_argument("--steps", type=positive_int, default=30, help="steps to check P1–P4, D1–D3 (default 30)")
+    c.add_argument("--limit-steps", type=positive_int, default=200, help="step budget of the certified limit (P5)")
     c.add_argument("--backend", choices=("exact", "float", "torch"), default="exact",
                    help="whose trajectory to judge (default exact); float ones are judged exactly")
     c.add_argument("--dtype", choices=("float32", "float64"), default=None)
@@ -44,7 +36,7 @@ def build_parser() -> Parser:
 
     lim = sub.add_parser("limit", help="certified limit of one config (SPEC §4)")
     lim.add_argument("config")
-    lim.add_argument("--max-steps", type=_positive, default=200)
+    lim.add_argument("--max-steps", type=positive_int, default=200)
     lim.add_argument("--json", action="store_true")
 
     h = sub.add_parser("hunt", help="search for a minimal counterexample")
@@ -53,22 +45,22 @@ def build_parser() -> Parser:
     h.add_argument("--matrix", choices=MATRIX_CLASSES, default="spd")
     h.add_argument("--heads", type=int, choices=(1, 2, 3), default=1)
     h.add_argument("--family", choices=FAMILIES, default=None, help="restrict to one token family")
-    h.add_argument("--max-examples", type=_positive, default=1000)
-    h.add_argument("--steps", type=_positive, default=30, help="steps checked per example (default 30)")
-    h.add_argument("--max-n", type=_positive, default=12, help="most tokens per example (≤ 32, default 12)")
-    h.add_argument("--max-d", type=_positive, default=3, help="largest dimension (≤ 5, default 3)")
+    h.add_argument("--max-examples", type=positive_int, default=1000)
+    h.add_argument("--steps", type=positive_int, default=30, help="steps checked per example (default 30)")
+    h.add_argument("--max-n", type=positive_int, default=12, help="most tokens per example (≤ 32, default 12)")
+    h.add_argument("--max-d", type=positive_int, default=3, help="largest dimension (≤ 5, default 3)")
     h.add_argument("--seed", type=int, default=0)
-    h.add_argument("--workers", type=_positive, default=1)
+    h.add_argument("--workers", type=positive_int, default=1)
     h.add_argument("--no-save", action="store_true", help="do not add a found counterexample to verify/corpus/")
     h.add_argument("--json", action="store_true")
 
     x = sub.add_parser("crosscheck", help="compare a float run with the exact dynamics step by step")
     x.add_argument("configs", nargs="*", metavar="CONFIG", help="JSON config files (or use --random)")
-    x.add_argument("--steps", type=_positive, default=30)
+    x.add_argument("--steps", type=positive_int, default=30)
     x.add_argument("--backend", choices=("float", "torch"), default="float")
     x.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     x.add_argument("--device", default="cpu")
-    x.add_argument("--random", type=_positive, metavar="N", help="also check N seeded random configurations")
+    x.add_argument("--random", type=positive_int, metavar="N", help="also check N seeded random configurations")
     x.add_argument("--family", choices=("generic", "duplicates", "reflection"), default="generic",
                    help="token family of the random configurations")
     x.add_argument("--seed", type=int, default=0)

@@ -26,15 +26,14 @@ only as fast as the true denominators do.
 from __future__ import annotations
 
 import math
-import time
 from typing import Callable
 
 from flint import fmpz_mat
 
 from ..config import Config
 from ..rational import RationalMatrix, common_denominator
-from ..rules import FollowSets, leaders, step_weights, union_follow
-from ..trajectory import Trajectory
+from ..rules import FollowSets, step_weights
+from ..trajectory import Trajectory, record_run
 
 __all__ = ["ExactEngine", "simulate_exact"]
 
@@ -150,29 +149,8 @@ class ExactEngine:
         """
         if steps < 0:
             raise ValueError("steps must be non-negative")
-        start = time.perf_counter()
-        state = self.initial_state()
-        states, follow, by_head, leader_list = [state], [], [], []
-        for k in range(steps + 1):
-            per_head = self.follow_sets(state)
-            union = union_follow(per_head)
-            follow.append(union)
-            by_head.append(per_head)
-            leader_list.append(leaders(union, state.row_keys()))
-            if k == steps or (stop_when_fixed and len(leader_list[-1]) == self.n):
-                break
-            state = self.step(state, per_head)
-            states.append(state)
-            if progress is not None:
-                progress(k + 1)
-        return Trajectory(
-            backend="exact",
-            states=states,
-            follow=follow,
-            leaders=leader_list,
-            follow_by_head=by_head if len(self.config.heads) > 1 else None,
-            elapsed_s=time.perf_counter() - start,
-        )
+        return record_run("exact", self.initial_state(), steps, self.follow_sets, self.step,
+                          lambda state: state.row_keys(), progress=progress, stop_when_fixed=stop_when_fixed)
 
 
 def simulate_exact(config: Config, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:

@@ -30,8 +30,8 @@ from mpmath import iv
 
 from ..config import Config
 from ..numbers import Expr, Number
-from ..rules import FollowSets, leaders, union_follow
-from ..trajectory import Trajectory
+from ..rules import FollowSets
+from ..trajectory import StopRun, Trajectory, record_run
 
 __all__ = ["simulate_interval", "Undecided", "endpoints"]
 
@@ -44,8 +44,8 @@ def endpoints(x) -> tuple[Fraction, Fraction]:
     return lo, hi
 
 
-class Undecided(Exception):
-    """Raised internally when some rows cannot be decided at the current precision."""
+class Undecided(StopRun):
+    """Raised when some rows cannot be decided at the current precision (ends the run there)."""
 
     def __init__(self, step: int, rows: list[int], head: int):
         super().__init__(f"rows {rows} undecided at step {step}")
@@ -130,28 +130,20 @@ class _Run:
             out.append(row)
         return out
 
-    def run(self, steps: int, progress: Callable[[int], None] | None):
-        Z = [[_interval(x) for x in row] for row in self.config.tokens]
+    def run(self, steps: int, progress: Callable[[int], None] | None) -> Trajectory:
         classes = _initial_classes(self.config.tokens)
-        states, follow, by_head, leader_list = [Z], [], [], []
-        undecided = None
-        for k in range(steps + 1):
-            try:
-                per_head = self.follow_sets(Z, classes, k)
-            except Undecided as exc:
-                undecided = exc
-                break
-            union = union_follow(per_head)
-            follow.append(union)
-            by_head.append(per_head)
-            leader_list.append(leaders(union, classes))
-            if k == steps:
-                break
-            Z = self.step(Z, per_head)
-            states.append(Z)
-            if progress is not None:
-                progress(k + 1)
-        return states, follow, by_head, leader_list, undecided
+        Z0 = [[_interval(x) for x in row] for row in self.config.tokens]
+        step_of = {id(Z0): 0}
+
+        def decide(Z):
+            return self.follow_sets(Z, classes, step_of[id(Z)])
+
+        def advance(Z, per_head):
+            Z_next = self.step(Z, per_head)
+            step_of[id(Z_next)] = step_of[id(Z)] + 1
+            return Z_next
+
+        return record_run("interval", Z0, steps, decide, advance, lambda Z: classes, progress=progress)
 
 
 def simulate_interval(
@@ -191,12 +183,13 @@ def simulate_interval(
     bits = prec
     while True:
         with _precision(bits):
-            states, follow, by_head, leader_list, undecided = _Run(config, bits).run(steps, progress)
-            radii = [float(max((x.delta for row in Z for x in row), default=0) / 2) for Z in states]
+            traj = _Run(config, bits).run(steps, progress)
+            radii = [float(max((x.delta for row in Z for x in row), default=0) / 2) for Z in traj.states]
+        undecided = traj.info.pop("stopped", None)
         if undecided is None or bits >= max_prec:
             break
         bits = min(2 * bits, max_prec)
-    info: dict[str, Any] = {
+    traj.info = {
         "prec": bits,
         "complete": undecided is None,
         "undecided": None
@@ -204,12 +197,5 @@ def simulate_interval(
         else {"step": undecided.step, "rows": undecided.rows, "head": undecided.head, "prec": bits},
         "max_radius": radii,
     }
-    return Trajectory(
-        backend="interval",
-        states=states,
-        follow=follow,
-        leaders=leader_list,
-        follow_by_head=by_head if len(config.heads) > 1 else None,
-        elapsed_s=time.perf_counter() - start,
-        info=info,
-    )
+    traj.elapsed_s = time.perf_counter() - start
+    return traj

@@ -10,14 +10,13 @@ the float argmax sets of the scores.
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import numpy as np
 
 from ..config import Config
-from ..rules import FollowSets, leaders, step_weights, union_follow
-from ..trajectory import Trajectory, state_keys
+from ..rules import FollowSets, step_weights
+from ..trajectory import Trajectory, record_run, state_keys
 
 __all__ = ["FloatEngine", "simulate_float", "hardmax_attention", "softmax_attention"]
 
@@ -90,31 +89,17 @@ class FloatEngine:
         return out.astype(self.dtype), tuple(per_head)
 
     def run(self, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:
-        start = time.perf_counter()
-        Z = self.initial_state()
-        states, follow, by_head, leader_list = [Z], [], [], []
-        for k in range(steps + 1):
-            Z_next, per_head = self.layer(Z)
-            union = union_follow(per_head)
-            follow.append(union)
-            by_head.append(per_head)
-            leader_list.append(leaders(union, state_keys(Z)))
-            if k == steps:
-                break
-            Z = Z_next
-            states.append(Z)
-            if progress is not None:
-                progress(k + 1)
-        return Trajectory(
-            backend="float",
-            states=states,
-            follow=follow,
-            leaders=leader_list,
-            follow_by_head=by_head if len(self.config.heads) > 1 else None,
-            elapsed_s=time.perf_counter() - start,
-            info={"dtype": np.dtype(self.dtype).name, "rule": self.rule}
-            | ({"tau": self.tau} if self.rule == "softmax" else {}),
-        )
+        computed: dict[int, np.ndarray] = {}
+
+        def decide(Z: np.ndarray):
+            Z_next, per_head = self.layer(Z)  # one pass gives both the decisions and the next state
+            computed[id(Z)] = Z_next
+            return per_head
+
+        info = {"dtype": np.dtype(self.dtype).name, "rule": self.rule} | (
+            {"tau": self.tau} if self.rule == "softmax" else {})
+        return record_run("float", self.initial_state(), steps, decide, lambda Z, _: computed.pop(id(Z)),
+                          state_keys, progress=progress, info=info)
 
 
 def simulate_float(

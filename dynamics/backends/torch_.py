@@ -18,15 +18,14 @@ a learnable parameter); gradients flow through the softmax path.
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from ..config import Config, ConfigError
-from ..rules import FollowSets, leaders, step_weights, union_follow
-from ..trajectory import Trajectory, state_keys
+from ..rules import FollowSets, step_weights
+from ..trajectory import Trajectory, record_run, state_keys
 
 __all__ = ["TorchHead", "scores", "layer", "run_layers", "simulate_torch", "heads_from_config"]
 
@@ -163,32 +162,19 @@ def simulate_torch(
     step_weights([h.alpha for h in config.heads])  # validates 1 + sum(alpha) != 0
     tdtype = _DTYPES[dtype]
     heads = heads_from_config(config, tdtype, device)
-    start = time.perf_counter()
-    Z = torch.tensor([[float(x) for x in row] for row in config.tokens], dtype=tdtype, device=device)[None]
-    states, follow, by_head, leader_list = [], [], [], []
-    with torch.no_grad():
-        for k in range(steps + 1):
+    Z0 = torch.tensor([[float(x) for x in row] for row in config.tokens], dtype=tdtype, device=device)[None]
+    computed: dict[int, torch.Tensor] = {}
+
+    def decide(Z: torch.Tensor):
+        with torch.no_grad():
             Z_next, winners = layer(Z, heads, rule=rule, tau=tau, return_winners=True)
-            state = Z[0].cpu().numpy()
-            states.append(state)
-            per_head = tuple(_follow_sets(W[0]) for W in winners)
-            union = union_follow(per_head)
-            follow.append(union)
-            by_head.append(per_head)
-            leader_list.append(leaders(union, state_keys(state)))
-            if k == steps:
-                break
-            Z = Z_next
-            if progress is not None:
-                progress(k + 1)
+        computed[id(Z)] = Z_next
+        return tuple(_follow_sets(W[0]) for W in winners)
+
+    info = {"dtype": dtype, "device": device, "rule": rule} | ({"tau": tau} if rule == "softmax" else {})
+    traj = record_run("torch", Z0, steps, decide, lambda Z, _: computed.pop(id(Z)),
+                      lambda Z: state_keys(Z[0].cpu().numpy()), progress=progress, info=info)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    return Trajectory(
-        backend="torch",
-        states=states,
-        follow=follow,
-        leaders=leader_list,
-        follow_by_head=by_head if len(config.heads) > 1 else None,
-        elapsed_s=time.perf_counter() - start,
-        info={"dtype": dtype, "device": device, "rule": rule} | ({"tau": tau} if rule == "softmax" else {}),
-    )
+    traj.states = [Z[0].cpu().numpy() for Z in traj.states]
+    return traj

@@ -46,6 +46,18 @@ FULL = Budget("full", hunt_examples=2000, hunt_steps=30, limit_steps=200, limit_
               float_configs=300, float_steps=30, multi_head_claims=FINITE_CLAIMS + ("P5",))
 
 
+def _parallel(fn: Callable, jobs: list[tuple], workers: int, progress: Callable[[], None] | None) -> list:
+    """``[fn(*job) for job in jobs]`` in a process pool, results in job order."""
+    results: list = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if progress:
+                progress()
+    return results
+
+
 def hunt_tasks(budget: Budget) -> list[dict[str, Any]]:
     """Every (claim, matrix, heads) hunt of the budget, in report order."""
     tasks = []
@@ -66,15 +78,7 @@ def _run_hunt(task: dict[str, Any], budget: Budget, seed: int) -> dict[str, Any]
 
 
 def run_hunts(budget: Budget, seed: int, workers: int, progress: Callable[[], None] | None) -> list[dict]:
-    tasks = hunt_tasks(budget)
-    results: list[dict | None] = [None] * len(tasks)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_hunt, task, budget, seed): i for i, task in enumerate(tasks)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if progress:
-                progress()
-    return results  # type: ignore[return-value]
+    return _parallel(_run_hunt, [(task, budget, seed) for task in hunt_tasks(budget)], workers, progress)
 
 
 LIMIT_FAMILIES = (("spd", "generic"), ("spd", "duplicates"), ("spd", "reflection"), ("nonsymmetric", "generic"))
@@ -114,18 +118,9 @@ def _limit_job(matrix: str, family: str, count: int, max_steps: int, seed: int) 
 
 
 def run_limits(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
-    results: list[dict | None] = [None] * len(LIMIT_FAMILIES)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            pool.submit(_limit_job, m, f, budget.limit_configs if f == "generic" and m == "spd"
-                        else max(1, budget.limit_configs // 2), budget.limit_steps, seed): i
-            for i, (m, f) in enumerate(LIMIT_FAMILIES)
-        }
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if progress:
-                progress()
-    return results  # type: ignore[return-value]
+    jobs = [(m, f, budget.limit_configs if (m, f) == ("spd", "generic") else max(1, budget.limit_configs // 2),
+             budget.limit_steps, seed) for m, f in LIMIT_FAMILIES]
+    return _parallel(_limit_job, jobs, workers, progress)
 
 
 FLOAT_FAMILIES = ("generic", "duplicates", "reflection")
@@ -156,16 +151,9 @@ def _float_job(family: str, dtype: str, count: int, steps: int, seed: int) -> di
 
 
 def run_floats(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
-    jobs = [(f, t) for f in FLOAT_FAMILIES for t in ("float32", "float64")]
-    results: list[dict | None] = [None] * len(jobs)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_float_job, f, t, budget.float_configs, budget.float_steps, seed): i
-                   for i, (f, t) in enumerate(jobs)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if progress:
-                progress()
-    return results  # type: ignore[return-value]
+    jobs = [(f, t, budget.float_configs, budget.float_steps, seed) for f in FLOAT_FAMILIES
+            for t in ("float32", "float64")]
+    return _parallel(_float_job, jobs, workers, progress)
 
 
 CROSS_FAMILIES = ("generic", "duplicates", "reflection")
@@ -196,15 +184,8 @@ def _cross_job(family: str, backend: str, dtype: str, count: int, steps: int, se
 
 def run_crosscheck(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
     jobs = [(f, "float", t) for f in CROSS_FAMILIES for t in ("float32", "float64")] + [("generic", "torch", "float32")]
-    results: list[dict | None] = [None] * len(jobs)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_cross_job, f, b, t, budget.float_configs, budget.float_steps, seed): i
-                   for i, (f, b, t) in enumerate(jobs)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if progress:
-                progress()
-    return results  # type: ignore[return-value]
+    return _parallel(_cross_job, [(f, b, t, budget.float_configs, budget.float_steps, seed) for f, b, t in jobs],
+                     workers, progress)
 
 
 def figure2_sets(seed: int) -> dict[str, list[list[Any]]]:

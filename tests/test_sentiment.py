@@ -1,0 +1,156 @@
+"""The IMDb experiment on small subsets: preprocessing, loading, the model, training, analysis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from sentiment.data import DataError, load_imdb, resolve_data_dir
+from sentiment.model import ClusteringClassifier
+from sentiment.text import PAD, UNK, Preprocessor, Vocabulary, clean
+
+SHARED = resolve_data_dir()
+needs_imdb = pytest.mark.skipif(SHARED is None, reason="the IMDb parquet files are not beside the repository")
+
+
+def test_clean_removes_links_html_punctuation_and_numbers():
+    text = "Great movie!<br /><br />See http://x.com/a?b=1 or www.y.org. 10/10, wasn't it?"
+    assert clean(text) == "great movie see or wasnt it"
+
+
+def test_preprocessor_drops_stop_words_and_lemmatises():
+    pre = Preprocessor()
+    assert pre.tokens(["The movies were NOT good, the actors loved it"]) == [["movie", "good", "actor", "love"]]
+    kept = Preprocessor(keep_negations=True).tokens(["The movies were NOT good"])
+    assert kept == [["movie", "not", "good"]]
+
+
+def test_vocabulary_by_frequency_with_pad_and_unk():
+    vocab = Vocabulary.build([["b", "a", "b"], ["c", "b", "a"], ["z"]], min_count=2)
+    assert vocab.words == [PAD, UNK, "b", "a"]
+    ids = vocab.encode([["a", "zzz", "b"], ["b"] * 10], length=4)
+    assert ids.tolist() == [[3, 1, 2, 0], [2, 2, 2, 2]]
+    with pytest.raises(ValueError):
+        Vocabulary(["a", "b"])
+
+
+@pytest.fixture
+def tiny_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = {"train": [("a wonderful great film", 1), ("awful boring bad film", 0)] * 5,
+            "test": [("great wonderful", 1), ("boring awful", 0)]}
+    for split, data in rows.items():
+        table = pa.table({"text": [t for t, _ in data], "label": [l for _, l in data]})
+        pq.write_table(table, tmp_path / f"{split}.parquet")
+    return str(tmp_path)
+
+
+def test_loading_a_local_parquet_folder_and_the_cache(tiny_parquet, tmp_path, monkeypatch):
+    from sentiment.features import encode_imdb
+
+    data = load_imdb(tiny_parquet)
+    assert data["train"].num_rows == 10 and data["test"]["label"] == [1, 0]
+    monkeypatch.setenv("IMDB_DATA_DIR", tiny_parquet)
+    assert resolve_data_dir() == tiny_parquet
+    cache = str(tmp_path / "cache")
+    first = encode_imdb(None, min_count=1, length=6, cache_dir=cache)
+    second = encode_imdb(None, min_count=1, length=6, cache_dir=cache)
+    assert not first.from_cache and second.from_cache
+    assert np.array_equal(first.test_ids, second.test_ids) and first.vocab.words == second.vocab.words
+    assert first.test_ids.shape == (2, 6)
+
+
+def test_missing_data_dir_is_a_one_line_error(tmp_path):
+    with pytest.raises(DataError, match="no train.parquet"):
+        resolve_data_dir(str(tmp_path))
+
+
+def test_model_layers_are_the_dynamics_backend_and_pad_masking_works():
+    torch.manual_seed(0)
+    model = ClusteringClassifier(vocab_size=50, dim=4, depth=3, tau=1e-4, mask_pads=True)
+    ids = torch.tensor([[5, 6, 7, 0, 0], [9, 9, 3, 4, 0]])
+    soft, hard = model(ids, "softmax"), model(ids, "hardmax")
+    assert soft.shape == (2,) and torch.allclose(soft, hard, atol=1e-4)
+    more_pads = torch.cat([ids, torch.zeros(2, 7, dtype=torch.long)], dim=1)
+    assert torch.allclose(model(more_pads, "hardmax"), hard, atol=1e-6)  # masked pads change nothing
+    states, winners = model.trajectory(ids)
+    assert len(states) == 4 and len(winners) == 4
+    assert not winners[0][0, :, 3:].any()  # nobody attends to a masked pad
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    if SHARED is None:
+        pytest.skip("the IMDb parquet files are not beside the repository")
+    from sentiment.train import TrainConfig, train
+
+    out = str(tmp_path_factory.mktemp("run"))
+    cfg = TrainConfig(dim=8, epochs=4, lr=1e-2, batch_size=32, limit=2000, eval_limit=1000, mask_pads=True,
+                      keep_negations=True, patience=4, out_dir=out, progress=False, threads=2)
+    return out, train(cfg)
+
+
+@needs_imdb
+def test_training_on_2000_reviews_beats_chance(trained_run):
+    _, summary = trained_run
+    assert summary["train_reviews"] == 2000 and summary["test_reviews"] == 1000
+    assert summary["test_accuracy"] > 0.70, summary  # chance is 0.5 (balanced classes)
+    assert summary["val_accuracy"] > 0.70
+    assert 0.95 < summary["agreement"] <= 1.0
+    assert summary["epochs"] == len(summary["history"]) >= 1
+
+
+@needs_imdb
+def test_checkpoint_loads_with_weights_only_and_resumes(trained_run):
+    from sentiment.train import TrainConfig, load_model, train
+
+    out, summary = trained_run
+    model, meta = load_model(out)
+    assert meta["best_epoch"] == summary["best_epoch"] and len(meta["vocab"]) == model.embedding.num_embeddings
+    state = torch.load(os.path.join(out, "last.pt"), weights_only=True)
+    assert state["epoch"] == summary["epochs"]
+    more = train(TrainConfig(dim=8, epochs=summary["epochs"] + 1, lr=1e-2, batch_size=32, limit=2000,
+                             eval_limit=1000,
+                             mask_pads=True, keep_negations=True, patience=10, out_dir=out, progress=False,
+                             resume=True))
+    assert more["epochs"] == summary["epochs"] + 1
+    assert more["history"][: summary["epochs"]] == summary["history"]
+
+
+@needs_imdb
+def test_analysis_commands(trained_run, tmp_path):
+    out, _ = trained_run
+
+    def run(*args):
+        result = subprocess.run([sys.executable, "-m", "sentiment", *args, "--json"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    evaluation = run("evaluate", out, "--limit", "200")
+    assert evaluation["test_reviews"] == 200 and 0.5 < evaluation["test_accuracy"] <= 1
+    leaders = run("leaders", out, "--limit", "100")
+    stats = leaders["leaders_per_review"]
+    assert 1 <= stats["min"] <= stats["mean"] <= stats["max"] <= 128
+    exact = run("crosscheck", out, "--limit", "15")
+    assert exact["test_reviews"] == 15 and exact["rows"] > 0
+    assert 0 <= exact["wrong_predictions"] <= 15
+    figures = run("plot", out, "--limit", "50", "--output-dir", str(tmp_path))
+    assert all(os.path.getsize(f) > 1000 for f in figures["figures"])
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    for args, fragment in ((["evaluate", str(tmp_path)], "not a trained run"),
+                           (["train", "--dim", "0"], "invalid positive integer"),
+                           (["train", "--data-dir", str(tmp_path), "--limit", "5"], "no train.parquet")):
+        result = subprocess.run([sys.executable, "-m", "sentiment", *args], capture_output=True, text=True)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], (args, result.stderr)
