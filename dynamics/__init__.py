@@ -43,6 +43,7 @@ __all__ = [
     "parse_exact",
     "parse_number",
     "simulate",
+    "simulate_batch",
 ]
 
 BACKENDS = ("exact", "certified", "interval", "float", "torch")
@@ -96,6 +97,28 @@ def simulate(
 
         return simulate_torch(config, steps, progress=progress, **options)
     raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+
+
+def _simulate_job(args):
+    config, steps, backend, options = args
+    return simulate(config, steps, backend=backend, **options)
+
+
+def simulate_batch(configs, steps: int, backend: str = "certified", workers: int = 1,
+                   **options: Any) -> list[Trajectory]:
+    """Run many configurations (each exactly as :func:`simulate` would), in ``workers`` processes.
+
+    The float backends batch within one tensor (``dynamics.backends.torch_.run_layers``);
+    the exact, certified and interval engines keep one exact state per configuration,
+    so a batch of them is spread over processes. Results are in input order.
+    """
+    jobs = [(config, steps, backend, options) for config in configs]
+    if workers <= 1 or len(jobs) <= 1:
+        return [_simulate_job(job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_simulate_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
 
 
 def _no_options(backend: str, options: dict[str, Any]) -> None:

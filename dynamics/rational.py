@@ -48,6 +48,14 @@ class RationalMatrix:
         self.den = int(den)
         self._ints = ints
 
+    def __getstate__(self):
+        """For multiprocessing only: the integer rows and denominator (FLINT matrices do not pickle)."""
+        return self.den, self.ints()
+
+    def __setstate__(self, state) -> None:
+        self.den, self._ints = state
+        self._num = None
+
     @property
     def num(self) -> fmpz_mat:
         """The numerators as a FLINT matrix (built on first use)."""

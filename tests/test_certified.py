@@ -16,7 +16,7 @@ def same(a, b):
     assert a.follow_by_head == b.follow_by_head
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.tuples(st.sampled_from(MATRIX_CLASSES), st.sampled_from(FAMILIES)).flatmap(
         lambda mf: configs(matrix=mf[0], family=mf[1], heads=(1, 3), max_n=10, max_d=3)
@@ -66,3 +66,13 @@ def test_bound_is_at_least_the_actual_error():
         for j in range(20):
             exact = sum(Az[k] * Zq[j][k] for k in range(5))
             assert abs(Fraction(float(S[i, j])) - exact) <= Fraction(float(B[i, j]))
+
+
+def test_batch_of_configs_in_processes():
+    from dynamics import simulate_batch
+
+    configs = [load_config(p) for p in ("examples/emerging_leader.json", "examples/rotation_tie.json")] * 2
+    batch = simulate_batch(configs, 12, backend="certified", workers=2)
+    assert [t.backend for t in batch] == ["certified"] * 4
+    for config, t in zip(configs, batch):
+        same(simulate(config, 12, backend="exact"), t)

@@ -95,8 +95,8 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
     from tqdm import tqdm
 
     computed = [name for name in chosen if name in COMPUTED]
-    bar = tqdm(total=len(computed), desc="report", unit="section", file=sys.stderr,
-               disable=not show_progress or None)
+    bar = tqdm(total=sum(sections.TASKS[name](budget) for name in computed), desc="report", unit="task",
+               file=sys.stderr, disable=not show_progress or None)
     timings: dict[str, float] = {}
     document: dict[str, Any] = {
         "budget": budget.__dict__ | {"multi_head_claims": list(budget.multi_head_claims)},
@@ -111,12 +111,12 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
                 with open(cache, encoding="utf-8") as handle:
                     cached = json.load(handle)
                 document[name], timings[name] = cached["data"], cached["seconds"]
+                bar.update(sections.TASKS[name](budget))
             else:
-                document[name] = COMPUTED[name](budget, seed, workers, None)
+                document[name] = COMPUTED[name](budget, seed, workers, lambda: bar.update(1))
                 timings[name] = round(time.perf_counter() - start, 2)
                 if cache:
                     write_atomic(cache, json.dumps({"data": document[name], "seconds": timings[name]}))
-            bar.update(1)
     finally:
         bar.close()
     for name, relative in INCLUDED.items():

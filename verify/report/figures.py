@@ -110,11 +110,30 @@ def deviation_plot(series: dict[str, Sequence[float]], title: str) -> bytes:
     return png_bytes(fig)
 
 
+def _panels_3d(states: Sequence[np.ndarray], leaders, steps: Sequence[int], title: str) -> bytes:
+    fig = plt.figure(figsize=(3.2 * len(steps), 3.2))
+    for p, k in enumerate(steps):
+        ax = fig.add_subplot(1, len(steps), p + 1, projection="3d")
+        Z = states[k]
+        lead = set(leaders[k]) if k < len(leaders) else set()
+        others = [i for i in range(len(Z)) if i not in lead]
+        ax.scatter(Z[others, 0], Z[others, 1], Z[others, 2], s=16, color="tab:blue")
+        if lead:
+            idx = sorted(lead)
+            ax.scatter(Z[idx, 0], Z[idx, 1], Z[idx, 2], s=110, marker="*", color="tab:red")
+        ax.set_title(f"step {k}", fontsize=9)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title, fontsize=10)
+    return png_bytes(fig)
+
+
 def counterexample_figure(config: dict[str, Any], states: Sequence[np.ndarray], leaders, title: str) -> bytes | None:
-    """Token panels of a counterexample (d ≤ 2), every step up to the failure (at most 6 panels)."""
+    """Token panels of a counterexample (d ≤ 3), every step up to the failure (at most 6 panels)."""
     d = len(config["tokens"][0])
-    if d > 2:
-        return None
     K = len(states) - 1
     steps = sorted(set(np.linspace(0, K, min(K + 1, 6)).round().astype(int).tolist()))
+    if d == 3:
+        return _panels_3d(states, leaders, steps, title)
+    if d > 3:
+        return None
     return token_panels(states, leaders, steps, title)

@@ -49,7 +49,7 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
                                      f"{item['name']} (A = I, α = 1/2): leaders ★, limit polytope shaded", limit)
     for h in doc.get("hunts") or []:
         c = h["counterexample"]
-        if c is None or len(c["tokens"][0]) > 2:
+        if c is None or len(c["tokens"][0]) > 3:
             continue
         config = config_from_dict(c)
         traj = simulate(config, max(h["step"], 1), backend="exact")
@@ -65,8 +65,16 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
     return figures
 
 
-def _image(figures: dict[str, bytes], name: str, alt: str) -> list[str]:
-    return [f"![{alt}](figures/{name})", ""] if name in figures else []
+_FIGURE_COMMAND = {"figure2": "figure2", "counterexample": "hunts", "crosscheck": "crosscheck"}
+
+
+def _image(figures: dict[str, bytes], name: str, alt: str, seed: int = 0) -> list[str]:
+    """An image line plus a caption naming the command that redraws it."""
+    if name not in figures:
+        return []
+    section = _FIGURE_COMMAND[name.split("-")[0]]
+    return [f"![{alt}](figures/{name})", "",
+            f"*`figures/{name}`: `python -m verify report --sections {section} --seed {seed}`*", ""]
 
 
 def _cell(h: dict[str, Any]) -> str:
@@ -119,7 +127,7 @@ def _hunts(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
             lines.append(f"Witness: `{json.dumps(h['witness'])[:600]}`")
             lines.append("")
             lines += _image(figures, f"counterexample-{h['claim']}-{h['matrix']}-h{h['heads']}.png",
-                            f"{h['claim']} counterexample")
+                            f"{h['claim']} counterexample", doc["seed"])
     return lines
 
 
@@ -265,7 +273,7 @@ def _figure2(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
                      f"{item['certified_at']} | {item['clusters']} | {in_S} |")
     lines.append("")
     for item in doc["figure2"]:
-        lines += _image(figures, "figure2-" + item["name"].replace(" ", "-") + ".png", item["name"])
+        lines += _image(figures, "figure2-" + item["name"].replace(" ", "-") + ".png", item["name"], doc["seed"])
     return lines
 
 
@@ -294,7 +302,7 @@ def _crosscheck(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
             f"{s['unflagged_first_errors']} | {s['final_max_abs_dev']['median']:.2g} / "
             f"{s['final_max_abs_dev']['max']:.2g} |")
     lines.append("")
-    lines += _image(figures, "crosscheck-deviation.png", "deviation against step")
+    lines += _image(figures, "crosscheck-deviation.png", "deviation against step", doc["seed"])
     cuda = doc["environment"]["cuda"]
     lines.append("GPU: " + ("measured on this machine's CUDA device." if cuda else
                  "no CUDA device on the machine that produced this report; the torch rows are CPU. The CUDA "

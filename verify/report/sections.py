@@ -237,3 +237,13 @@ def run_figure2(budget: Budget, seed: int, workers: int, progress=None) -> list[
         if progress:
             progress()
     return out
+
+
+TASKS = {
+    "figure2": lambda budget: 4,
+    "hunts": lambda budget: len(hunt_tasks(budget)),
+    "limits": lambda budget: len(LIMIT_FAMILIES),
+    "floats": lambda budget: 2 * len(FLOAT_FAMILIES),
+    "crosscheck": lambda budget: 2 * len(CROSS_FAMILIES) + 1,
+}
+"""How many progress ticks each section makes (for the report's progress bar)."""
