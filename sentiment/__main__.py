@@ -56,6 +56,8 @@ def build_parser() -> Parser:
         p.add_argument("--json", action="store_true")
         if name == "plot":
             p.add_argument("--review", type=int, default=0, help="index of the test review to draw (d = 2)")
+        if name == "crosscheck":
+            p.add_argument("--workers", type=positive_int, default=2, help="processes (default 2)")
     return parser
 
 

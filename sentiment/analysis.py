@@ -177,46 +177,59 @@ def _exact_review(tokens: np.ndarray, alpha: Fraction, depth: int, v, b):
 
 
 @torch.no_grad()
-def exact_crosscheck(args) -> dict:
-    """Compare the float hardmax dynamics of test reviews with the exact dynamics of the same weights."""
-    model, meta = load_model(args.run)
-    vocab, ids, labels = test_set(meta, args.data_dir, args.limit)
+def _crosscheck_reviews(run: str, data_dir: str | None, limit: int | None, part: int, parts: int) -> dict:
+    """Exact-vs-float counts for every ``parts``-th test review starting at ``part`` (one worker's share)."""
+    torch.set_num_threads(1)
+    model, meta = load_model(run)
+    _, ids, _ = test_set(meta, data_dir, limit)
     alpha = Fraction(float(model.alpha.detach()))
     v = [Fraction(float(x)) for x in model.decoder.weight.detach()[0]]
     b = Fraction(float(model.decoder.bias.detach()[0]))
-    start = time.perf_counter()
-    wrong_prediction = wrong_leaders = wrong_clusters = reviews_with_ties = exact_rows = rows = 0
-    for r in range(len(ids)):
+    counts = Counter()
+    for r in range(part, len(ids), parts):
         review = torch.from_numpy(ids[r:r + 1])
-        keep = slice(None)
         if model.mask_pads:  # masked pads are not keys: the real tokens' dynamics are the unpadded run
-            keep = ids[r] != 0
-            review = review[:, torch.from_numpy(keep)]
+            review = review[:, torch.from_numpy(ids[r] != 0)]
         emb = model.embedding(review)[0].numpy()
         states, winners = model.trajectory(review, rule="hardmax")
         # (with mask_pads the pads were dropped above, so the mask is all true: the same run)
         float_logit = float(model(review, rule="hardmax")[0])
         logit, traj = _exact_review(emb, alpha, model.depth, v, b)
-        wrong_prediction += (logit > 0) != (float_logit > 0)
+        counts["wrong_predictions"] += (logit > 0) != (float_logit > 0)
         copies = review[:, :, None] == review[:, None, :]
         float_leaders = tuple(np.flatnonzero((~(winners[-1] & ~copies).any(dim=-1))[0].numpy()).tolist())
-        wrong_leaders += float_leaders != traj.leaders[-1]
-        final_float = states[-1][0].numpy()
-        float_groups = sorted(sorted(g) for g in _groups([row.tobytes() for row in final_float]))
-        exact_groups = sorted(sorted(g) for g in traj.clusters())
-        wrong_clusters += float_groups != exact_groups
+        counts["wrong_leader_sets"] += float_leaders != traj.leaders[-1]
+        float_groups = sorted(sorted(g) for g in _groups([row.tobytes() for row in states[-1][0].numpy()]))
+        counts["wrong_clusters"] += float_groups != sorted(sorted(g) for g in traj.clusters())
         info = traj.info["filter"]
-        exact_rows += info["decided_exactly"]
-        rows += info["rows"]
-        reviews_with_ties += info["decided_exactly"] > 0
-    n = len(ids)
-    return {
-        "dim": model.dim, "test_reviews": n, "layers": model.depth, "alpha": float(alpha),
-        "wrong_predictions": int(wrong_prediction), "wrong_leader_sets": int(wrong_leaders),
-        "wrong_clusters": int(wrong_clusters),
-        "reviews_needing_exact_rows": int(reviews_with_ties),
-        "rows_decided_exactly": int(exact_rows), "rows": int(rows),
-        "seconds": time.perf_counter() - start,
+        counts["rows_decided_exactly"] += info["decided_exactly"]
+        counts["rows"] += info["rows"]
+        counts["reviews_needing_exact_rows"] += info["decided_exactly"] > 0
+        counts["test_reviews"] += 1
+    return dict(counts)
+
+
+def exact_crosscheck(args) -> dict:
+    """Compare the float hardmax dynamics of test reviews with the exact dynamics of the same weights."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    model, _ = load_model(args.run)
+    workers = max(1, getattr(args, "workers", 1))
+    start = time.perf_counter()
+    jobs = [(args.run, args.data_dir, args.limit, part, workers) for part in range(workers)]
+    if workers == 1:
+        parts = [_crosscheck_reviews(*jobs[0])]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(_crosscheck_reviews, *zip(*jobs)))
+    total = Counter()
+    for part in parts:
+        total.update(part)
+    keys = ("test_reviews", "wrong_predictions", "wrong_leader_sets", "wrong_clusters",
+            "reviews_needing_exact_rows", "rows_decided_exactly", "rows")
+    return {"dim": model.dim, "layers": model.depth, "alpha": float(model.alpha.detach())} | {
+        k: int(total[k]) for k in keys} | {
+        "seconds": time.perf_counter() - start, "workers": workers,
         "note": "rows decided exactly = argmax rows the float filter could not certify (ties between "
                 "different tokens, or gaps below the rounding bound); copies (pads, repeated words) tie "
                 "exactly and are decided by the filter",
