@@ -29,6 +29,8 @@ def build_parser() -> Parser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--weight-decay", type=float, default=0.0)
     t.add_argument("--patience", type=positive_int, default=5, help="early stopping: epochs without improvement")
+    t.add_argument("--val-split", choices=("movies", "random"), default="movies",
+                   help="validation = blocks of consecutive review ids, i.e. held-out movies (default), or random")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--limit", type=positive_int, help="train on this many reviews (quick runs)")
     t.add_argument("--eval-limit", type=positive_int, help="validate and test on this many reviews")
@@ -39,6 +41,8 @@ def build_parser() -> Parser:
     t.add_argument("--data-dir", help="folder with train.parquet and test.parquet (else $IMDB_DATA_DIR, "
                                       "../shared/data/imdb, or the hub)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last.pt")
+    t.add_argument("--track-test", action="store_true",
+                   help="also record test accuracy per epoch (a diagnostic; selection stays on validation)")
     t.add_argument("--record", action="store_true", help="add the result to reports/sentiment/results.json")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--json", action="store_true")
@@ -86,7 +90,8 @@ def _train(args, argv) -> int:
                       limit=args.limit, eval_limit=args.eval_limit, min_count=args.min_count,
                       max_vocab=args.max_vocab, threads=args.threads,
                       out_dir=args.out_dir or f"runs/sentiment-d{args.dim}", data_dir=args.data_dir,
-                      resume=args.resume, progress=not args.no_progress)
+                      resume=args.resume, track_test=args.track_test, progress=not args.no_progress,
+                      val_split=args.val_split)
     summary = train(cfg)
     summary["command"] = _command(argv)
     if args.record:

@@ -34,6 +34,7 @@ class Encoded:
     train_labels: np.ndarray
     test_ids: np.ndarray
     test_labels: np.ndarray
+    train_review_ids: np.ndarray | None
     source: str
     from_cache: bool
     seconds: float
@@ -56,26 +57,30 @@ def encode_imdb(data_dir: str | None = None, preprocessor: Preprocessor = Prepro
     start = time.perf_counter()
     folder = resolve_data_dir(data_dir)
     key = json.dumps({"source": _source_identity(folder), "pre": preprocessor.describe(), "min_count": min_count,
-                      "max_vocab": max_vocab, "length": length, "version": 1}, sort_keys=True)
+                      "max_vocab": max_vocab, "length": length, "version": 2}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     where = os.path.join(cache_dir, digest) if cache_dir else None
     if where and os.path.exists(os.path.join(where, "encoded.npz")):
         with open(os.path.join(where, "vocab.json"), encoding="utf-8") as handle:
             vocab = Vocabulary(json.load(handle))
         with np.load(os.path.join(where, "encoded.npz"), allow_pickle=False) as arrays:
+            review_ids = arrays["train_review_ids"] if arrays["train_review_ids"].size else None
             return Encoded(vocab, arrays["train_ids"], arrays["train_labels"], arrays["test_ids"],
-                           arrays["test_labels"], folder or HUB_NAME, True, time.perf_counter() - start)
+                           arrays["test_labels"], review_ids, folder or HUB_NAME, True, time.perf_counter() - start)
     data = load_imdb(data_dir)
     train_tokens = preprocessor.tokens(data["train"]["text"])
     test_tokens = preprocessor.tokens(data["test"]["text"])
     vocab = Vocabulary.build(train_tokens, min_count=min_count, max_size=max_vocab)
+    review_ids = (np.asarray(data["train"]["review_id"], dtype=np.int64)
+                  if "review_id" in data["train"].column_names else None)
     encoded = Encoded(vocab, vocab.encode(train_tokens, length), np.asarray(data["train"]["label"], dtype=np.int64),
                       vocab.encode(test_tokens, length), np.asarray(data["test"]["label"], dtype=np.int64),
-                      folder or HUB_NAME, False, 0.0)
+                      review_ids, folder or HUB_NAME, False, 0.0)
     if where:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, train_ids=encoded.train_ids, train_labels=encoded.train_labels,
-                            test_ids=encoded.test_ids, test_labels=encoded.test_labels)
+                            test_ids=encoded.test_ids, test_labels=encoded.test_labels,
+                            train_review_ids=review_ids if review_ids is not None else np.zeros(0, np.int64))
         write_atomic(os.path.join(where, "vocab.json"), json.dumps(vocab.to_json()))
         write_atomic(os.path.join(where, "encoded.npz"), buffer.getvalue())
     encoded.seconds = time.perf_counter() - start

@@ -44,6 +44,7 @@ class TrainConfig:
     clip: float = 5.0
     patience: int = 5
     val_fraction: float = 0.1
+    val_split: str = "movies"
     seed: int = 0
     limit: int | None = None
     eval_limit: int | None = None
@@ -54,16 +55,33 @@ class TrainConfig:
     out_dir: str = "runs/sentiment-d16"
     data_dir: str | None = None
     cache_dir: str | None = DEFAULT_CACHE
+    track_test: bool = False
     resume: bool = False
     progress: bool = True
     extra: dict = field(default_factory=dict)
 
 
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded permutation of ``range(n)`` split into (train, validation)."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_fraction))
-    return order[n_val:], order[:n_val]
+def split_indices(n: int, val_fraction: float, seed: int, labels: np.ndarray | None = None,
+                  review_ids: np.ndarray | None = None, block: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, validation) indices.
+
+    With ``review_ids`` (the IMDb file numbers, where reviews of one movie are
+    consecutive), whole blocks of ``block`` consecutive ids per label go to
+    validation. Validation movies are then (nearly) disjoint from training
+    movies, as the test movies are: a random split leaks movie-specific words
+    (names) and makes validation accuracy optimistic. Without ids: a random split.
+    """
+    rng = np.random.default_rng(seed)
+    if review_ids is None or labels is None:
+        order = rng.permutation(n)
+        n_val = int(round(n * val_fraction))
+        return order[n_val:], order[:n_val]
+    groups = labels.astype(np.int64) * (int(review_ids.max()) // block + 1) + review_ids // block
+    unique = np.unique(groups)
+    chosen = rng.choice(unique, size=int(round(len(unique) * val_fraction)), replace=False)
+    is_val = np.isin(groups, chosen)
+    train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    return rng.permutation(train_idx), rng.permutation(val_idx)
 
 
 @torch.no_grad()
@@ -116,7 +134,8 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
     torch.manual_seed(cfg.seed)
     encoded = encoded or encode_imdb(cfg.data_dir, Preprocessor(keep_negations=cfg.keep_negations),
                                      min_count=cfg.min_count, max_vocab=cfg.max_vocab, cache_dir=cfg.cache_dir)
-    train_idx, val_idx = split_indices(len(encoded.train_ids), cfg.val_fraction, cfg.seed)
+    train_idx, val_idx = split_indices(len(encoded.train_ids), cfg.val_fraction, cfg.seed, encoded.train_labels,
+                                       encoded.train_review_ids if cfg.val_split == "movies" else None)
     if cfg.limit is not None:
         train_idx = train_idx[: cfg.limit]
     val_ids, val_labels = encoded.train_ids[val_idx], encoded.train_labels[val_idx]
@@ -167,6 +186,8 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         alpha = float(model.alpha.detach())
         history.append({"epoch": epoch + 1, "loss": total / len(X), "val_accuracy": val_acc,
                         "alpha": alpha, "seconds": seconds})
+        if cfg.track_test:  # a diagnostic only: never used for model selection
+            history[-1]["test_accuracy"] = accuracy(predict_logits(model, test_ids), test_labels)
         if val_acc > best_val:
             best_val, best_epoch, stale = val_acc, epoch + 1, 0
             _save_state(os.path.join(cfg.out_dir, "model.pt"), model.state_dict())
@@ -178,7 +199,8 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         _save_state(last_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                                 "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch,
                                 "stale": stale, "history": json.dumps(history)})
-        print(f"d={cfg.dim} epoch {epoch + 1}: loss {total / len(X):.4f}, val {val_acc:.4f}, "
+        tracked = f", test {history[-1]['test_accuracy']:.4f}" if cfg.track_test else ""
+        print(f"d={cfg.dim} epoch {epoch + 1}: loss {total / len(X):.4f}, val {val_acc:.4f}{tracked}, "
               f"alpha {alpha:.3f}, {seconds:.1f} s", file=sys.stderr, flush=True)
     best, meta_best = load_model(cfg.out_dir)
     test_soft = predict_logits(best, test_ids, "softmax")
