@@ -154,3 +154,16 @@ def test_cli_errors_are_one_line(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and fragment in lines[0], (args, result.stderr)
+
+
+def test_validation_holds_out_whole_blocks_of_consecutive_review_ids():
+    from sentiment.train import split_indices
+
+    labels = np.repeat([0, 1], 1000)
+    review_ids = np.tile(np.arange(1000), 2)
+    train_idx, val_idx = split_indices(2000, 0.1, 0, labels, review_ids, block=50)
+    assert len(val_idx) == 200 and len(set(train_idx) & set(val_idx)) == 0
+    blocks = lambda idx: {(int(labels[i]), int(review_ids[i]) // 50) for i in idx}  # noqa: E731
+    assert not blocks(train_idx) & blocks(val_idx)  # no movie block on both sides
+    random_train, random_val = split_indices(2000, 0.1, 0)
+    assert len(random_val) == 200 and blocks(random_train) & blocks(random_val)

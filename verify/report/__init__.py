@@ -141,6 +141,8 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
                                     h["witness"], h["examples"], h["elapsed_s"], h["seed"], h["steps_checked"])
                 path = save_counterexample(result, f"python -m verify report --{budget.name} --seed {seed}")
                 h["saved_to"] = os.path.relpath(path)
+    if "sentiment" in chosen:
+        document["sentiment_figures_dir"] = os.path.join(output_dir or "reports", "sentiment")
     document["timings_s"] = timings
     document["environment"] = _environment()
     document["command"] = f"python -m verify report --{budget.name} --seed {seed}" + (
