@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -58,7 +58,6 @@ class TrainConfig:
     track_test: bool = False
     resume: bool = False
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def split_indices(n: int, val_fraction: float, seed: int, labels: np.ndarray | None = None,
@@ -158,7 +157,7 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         start_epoch, best_val, best_epoch, stale = (int(state["epoch"]), float(state["best_val"]),
                                                     int(state["best_epoch"]), int(state["stale"]))
         history = json.loads(state["history"])
-    meta = {"model": model.config(), "train": asdict(cfg) | {"extra": cfg.extra}, "vocab": encoded.vocab.to_json(),
+    meta = {"model": model.config(), "train": asdict(cfg), "vocab": encoded.vocab.to_json(),
             "preprocessing": Preprocessor(keep_negations=cfg.keep_negations).describe(),
             "data": encoded.source, "train_reviews": len(train_idx), "val_reviews": len(val_ids)}
     epoch_seconds = []
