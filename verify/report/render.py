@@ -260,6 +260,20 @@ def findings(doc: dict[str, Any]) -> list[str]:
                 out.append(f"{dtype} trajectories, judged exactly, break " + ", ".join(parts) + " runs.")
             else:
                 out.append(f"{dtype} trajectories broke no claim in {runs} runs.")
+    if doc.get("sentiment"):
+        runs = sorted(doc["sentiment"]["runs"], key=lambda r: r["dim"])
+        accs = ", ".join(f"d={r['dim']}: {r['test_accuracy']:.3f}" for r in runs)
+        out.append(f"IMDb, test accuracy with validation-based selection: {accs}. The paper's last epoch: "
+                   + ", ".join(f"d={d}: {PAPER[d][1]}" for d in sorted(PAPER)) + ".")
+        exact = [r["exact_crosscheck"] for r in runs if r.get("exact_crosscheck")]
+        if exact:
+            total = sum(x["test_reviews"] for x in exact)
+            wrong = sum(x["wrong_predictions"] + x["wrong_leader_sets"] + x["wrong_clusters"] for x in exact)
+            exact_rows = sum(x["rows_decided_exactly"] for x in exact)
+            out.append(f"The float32 hardmax dynamics of the {len(exact)} trained models, each run exactly on the test reviews "
+                       f"({total} runs in all), "
+                       f"differ from the exact dynamics in {wrong} predictions, leader sets or clusters; "
+                       f"{exact_rows} argmax rows needed exact arithmetic (repeated words tie exactly in floats too).")
     return out
 
 
