@@ -29,6 +29,7 @@ import platform
 import sys
 import time
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 import torch
@@ -118,7 +119,7 @@ def bench_float(batch: int, n: int, d: int, layers: int, paper_batch: int, repea
 
         # The floor is the fastest way we know to do the Gram products alone:
         # in one batched call, or in the same cache-sized blocks run_layers uses.
-        floors = {chunk: best_of(lambda: gram_only(chunk), repeats) for chunk in (batch, 64)}
+        floors = {chunk: best_of(partial(gram_only, chunk), repeats) for chunk in (batch, 64)}
         floor = min(floors.values())
         ours = run_layers(Z[:paper_batch], heads, layers)
     sample = Z[:paper_batch]

@@ -131,6 +131,11 @@ def fixed_set(Z, per_head, targets) -> set[int]:
     return F
 
 
+def _score_coefficients(Am_i, Ae_i, m_j, e_j) -> tuple[Fraction, Fraction, Fraction]:
+    """``(a, b, c)`` with ``s_ij(λ) = a λ² + b λ + c`` for ``z_i = m_i + λ e_i``, ``z_j = m_j + λ e_j``."""
+    return _dot(Ae_i, e_j), _dot(Am_i, e_j) + _dot(Ae_i, m_j), _dot(Am_i, m_j)
+
+
 def _frozen(Z, per_head, F, targets, heads) -> bool:
     """Is the follow pattern of this state frozen for all later steps (SPEC §4)?
 
@@ -147,16 +152,16 @@ def _frozen(Z, per_head, F, targets, heads) -> bool:
         AM = [_matvec(A, m) for m in limit]
         AE = [_matvec(A, e) for e in E]
         for i in range(n):
-            def coeffs(j):
-                return (_dot(AE[i], E[j]), _dot(AM[i], E[j]) + _dot(AE[i], limit[j]), _dot(AM[i], limit[j]))
-
             C = follow[i]
-            best = coeffs(C[0])
-            if any(coeffs(j) != best for j in C[1:]):
+            best = _score_coefficients(AM[i], AE[i], limit[C[0]], E[C[0]])
+            if any(_score_coefficients(AM[i], AE[i], limit[j], E[j]) != best for j in C[1:]):
                 return False
             chosen = set(C)
             for l in range(n):
-                if l not in chosen and not positive_on_unit_interval(*(x - y for x, y in zip(best, coeffs(l)))):
+                if l in chosen:
+                    continue
+                other = _score_coefficients(AM[i], AE[i], limit[l], E[l])
+                if not positive_on_unit_interval(*(x - y for x, y in zip(best, other))):
                     return False
     return True
 

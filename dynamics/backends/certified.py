@@ -27,7 +27,6 @@ So the trajectory and follow sets are identical to the exact engine's, always;
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import numpy as np
