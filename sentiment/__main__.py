@@ -12,6 +12,30 @@ from dynamics.cli import Parser, dump_json, positive_int, run_main, write_atomic
 PROG = "python -m sentiment"
 
 
+def probability(text: str) -> float:
+    """An argparse type: a float in [0, 1)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
+def decay_factor(text: str) -> float:
+    """An argparse type: a float in (0, 1]."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1], got {text!r}")
+    return value
 
 
 def build_parser() -> Parser:
@@ -27,7 +51,14 @@ def build_parser() -> Parser:
     t.add_argument("--epochs", type=positive_int, default=100)
     t.add_argument("--batch-size", type=positive_int, default=64)
     t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled (AdamW) weight decay; 0 (default) is the paper's plain Adam")
+    t.add_argument("--lr-decay", type=decay_factor, default=1.0,
+                   help="multiply the learning rate by this after every epoch (default 1: constant)")
+    t.add_argument("--token-dropout", type=probability, default=0.0,
+                   help="training only: drop each word with this probability (default 0)")
+    t.add_argument("--truncate", choices=("head", "tail"), default="head",
+                   help="keep the first 128 tokens of a long review (the paper) or the last 128")
     t.add_argument("--patience", type=positive_int, default=5, help="early stopping: epochs without improvement")
     t.add_argument("--val-split", choices=("movies", "random"), default="movies",
                    help="validation = blocks of consecutive review ids, i.e. held-out movies (default), or random")
@@ -91,7 +122,7 @@ def _train(args, argv) -> int:
                       max_vocab=args.max_vocab, threads=args.threads,
                       out_dir=args.out_dir or f"runs/sentiment-d{args.dim}", data_dir=args.data_dir,
                       resume=args.resume, track_test=args.track_test, progress=not args.no_progress,
-                      val_split=args.val_split)
+                      val_split=args.val_split, token_dropout=args.token_dropout, lr_decay=args.lr_decay, truncate=args.truncate)
     summary = train(cfg)
     summary["command"] = _command(argv)
     if args.record:

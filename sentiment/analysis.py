@@ -44,12 +44,12 @@ def test_set(meta: dict, data_dir: str | None, limit: int | None):
     train_cfg = meta["train"]
     pre = Preprocessor(keep_negations=train_cfg.get("keep_negations", False))
     encoded = encode_imdb(data_dir, pre, min_count=train_cfg["min_count"], max_vocab=train_cfg["max_vocab"],
-                          cache_dir=train_cfg.get("cache_dir"))
+                          cache_dir=train_cfg.get("cache_dir"), truncate=train_cfg.get("truncate", "head"))
     if encoded.vocab.words != vocab.words:
         from .data import load_imdb
 
         texts = load_imdb(data_dir)["test"]
-        ids = vocab.encode(pre.tokens(texts["text"]))
+        ids = vocab.encode(pre.tokens(texts["text"]), truncate=train_cfg.get("truncate", "head"))
         labels = np.asarray(texts["label"], dtype=np.int64)
     else:
         ids, labels = encoded.test_ids, encoded.test_labels

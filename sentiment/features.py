@@ -52,12 +52,13 @@ def _source_identity(folder: str | None) -> dict:
 
 
 def encode_imdb(data_dir: str | None = None, preprocessor: Preprocessor = Preprocessor(), min_count: int = 2,
-                max_vocab: int | None = None, length: int = 128, cache_dir: str | None = DEFAULT_CACHE) -> Encoded:
+                max_vocab: int | None = None, length: int = 128, cache_dir: str | None = DEFAULT_CACHE,
+                truncate: str = "head") -> Encoded:
     """Preprocess, build the vocabulary on the training texts, and encode both splits (cached)."""
     start = time.perf_counter()
     folder = resolve_data_dir(data_dir)
     key = json.dumps({"source": _source_identity(folder), "pre": preprocessor.describe(), "min_count": min_count,
-                      "max_vocab": max_vocab, "length": length, "version": 2}, sort_keys=True)
+                      "max_vocab": max_vocab, "length": length, "truncate": truncate, "version": 2}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     where = os.path.join(cache_dir, digest) if cache_dir else None
     if where and os.path.exists(os.path.join(where, "encoded.npz")):
@@ -73,8 +74,8 @@ def encode_imdb(data_dir: str | None = None, preprocessor: Preprocessor = Prepro
     vocab = Vocabulary.build(train_tokens, min_count=min_count, max_size=max_vocab)
     review_ids = (np.asarray(data["train"]["review_id"], dtype=np.int64)
                   if "review_id" in data["train"].column_names else None)
-    encoded = Encoded(vocab, vocab.encode(train_tokens, length), np.asarray(data["train"]["label"], dtype=np.int64),
-                      vocab.encode(test_tokens, length), np.asarray(data["test"]["label"], dtype=np.int64),
+    encoded = Encoded(vocab, vocab.encode(train_tokens, length, truncate), np.asarray(data["train"]["label"], dtype=np.int64),
+                      vocab.encode(test_tokens, length, truncate), np.asarray(data["test"]["label"], dtype=np.int64),
                       review_ids, folder or HUB_NAME, False, 0.0)
     if where:
         buffer = io.BytesIO()

@@ -26,9 +26,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["clean", "Preprocessor", "Vocabulary", "PAD", "UNK", "NEGATIONS"]
+__all__ = ["clean", "Preprocessor", "Vocabulary", "PAD", "UNK", "NEGATIONS", "TRUNCATIONS"]
 
 PAD, UNK = "<PAD>", "<UNK>"
+TRUNCATIONS = ("head", "tail")
 NEGATIONS = frozenset({"not", "no", "nor", "never", "none", "nothing", "neither", "nobody", "nowhere",
                        "cannot", "without"})
 
@@ -104,11 +105,19 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.words)
 
-    def encode(self, token_lists: Sequence[Sequence[str]], length: int = 128) -> np.ndarray:
-        """``(N, length)`` int64 ids: first ``length`` tokens, unknown words -> 1, padded with 0."""
+    def encode(self, token_lists: Sequence[Sequence[str]], length: int = 128, truncate: str = "head") -> np.ndarray:
+        """``(N, length)`` int64 ids, unknown words -> 1, padded with 0 at the end.
+
+        A review longer than ``length`` keeps its first ``length`` tokens
+        (``truncate="head"``, the paper's choice) or its last ones (``"tail"``:
+        reviews tend to end with the verdict).
+        """
+        if truncate not in TRUNCATIONS:
+            raise ValueError(f"truncate must be one of {', '.join(TRUNCATIONS)}, got {truncate!r}")
         out = np.zeros((len(token_lists), length), dtype=np.int64)
         for r, tokens in enumerate(token_lists):
-            ids = [self.index.get(w, 1) for w in tokens[:length]]
+            kept = tokens[:length] if truncate == "head" else tokens[-length:] if length else []
+            ids = [self.index.get(w, 1) for w in kept]
             out[r, : len(ids)] = ids
         return out
 

@@ -6,6 +6,14 @@ selection and early stopping (the paper selected on the test set; we don't).
 Checkpoints are ``state_dict`` files written atomically and read back with
 ``torch.load(weights_only=True)``; metadata (vocabulary, config, α, metrics)
 are JSON. An interrupted run resumes from ``last.pt`` with ``--resume``.
+
+Beyond the paper (all off by default, so the defaults are the paper's recipe):
+
+* ``token_dropout`` p: during training each word is replaced by ``<PAD>``
+  with probability p (with ``mask_pads`` it leaves the review);
+* ``lr_decay`` γ: the learning rate of epoch k is ``lr · γ^k``;
+* ``weight_decay`` λ: decoupled (AdamW) decay ``θ ← θ − lr·λ·θ`` per step;
+* ``truncate="tail"``: long reviews keep their last 128 tokens.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from .features import DEFAULT_CACHE, Encoded, encode_imdb
 from .model import ClusteringClassifier
 from .text import Preprocessor
 
-__all__ = ["TrainConfig", "train", "load_model", "accuracy", "split_indices"]
+__all__ = ["TrainConfig", "train", "load_model", "accuracy", "split_indices", "drop_tokens"]
 
 
 @dataclass
@@ -41,6 +49,8 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
+    token_dropout: float = 0.0
+    lr_decay: float = 1.0
     clip: float = 5.0
     patience: int = 5
     val_fraction: float = 0.1
@@ -51,6 +61,7 @@ class TrainConfig:
     min_count: int = 2
     max_vocab: int | None = None
     keep_negations: bool = False
+    truncate: str = "head"
     threads: int | None = None
     out_dir: str = "runs/sentiment-d16"
     data_dir: str | None = None
@@ -117,6 +128,20 @@ def load_model(out_dir: str) -> tuple[ClusteringClassifier, dict]:
     return model, meta
 
 
+def drop_tokens(ids: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Token dropout: each real token becomes ``<PAD>`` (id 0) with probability ``p``.
+
+    With ``mask_pads`` a dropped word simply leaves the review (a regulariser
+    for bag-of-words-like models). A review that would lose every token keeps
+    them all, so that no attention row is left without keys.
+    """
+    if p <= 0:
+        return ids
+    drop = torch.rand(ids.shape, generator=generator) < p
+    emptied = ((ids == 0) | drop).all(dim=1, keepdim=True)
+    return ids.masked_fill(drop & ~emptied, 0)
+
+
 def _subset(ids: np.ndarray, labels: np.ndarray, limit: int | None, seed: int):
     if limit is None or limit >= len(ids):
         return ids, labels
@@ -132,7 +157,8 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     encoded = encoded or encode_imdb(cfg.data_dir, Preprocessor(keep_negations=cfg.keep_negations),
-                                     min_count=cfg.min_count, max_vocab=cfg.max_vocab, cache_dir=cfg.cache_dir)
+                                     min_count=cfg.min_count, max_vocab=cfg.max_vocab, cache_dir=cfg.cache_dir,
+                                     truncate=cfg.truncate)
     train_idx, val_idx = split_indices(len(encoded.train_ids), cfg.val_fraction, cfg.seed, encoded.train_labels,
                                        encoded.train_review_ids if cfg.val_split == "movies" else None)
     if cfg.limit is not None:
@@ -144,7 +170,10 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
     y = torch.from_numpy(encoded.train_labels[train_idx]).float()
 
     model = ClusteringClassifier(len(encoded.vocab), cfg.dim, cfg.depth, cfg.tau, cfg.mask_pads)
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # AdamW: decoupled weight decay (with weight_decay = 0, the paper's Adam exactly)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # lr_k = lr * lr_decay**k in epoch k (1.0: constant, the paper)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=cfg.lr_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     os.makedirs(cfg.out_dir, exist_ok=True)
     last_path = os.path.join(cfg.out_dir, "last.pt")
@@ -154,13 +183,14 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         state = torch.load(last_path, weights_only=True)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
+        if "scheduler" in state:
+            scheduler.load_state_dict(state["scheduler"])
         start_epoch, best_val, best_epoch, stale = (int(state["epoch"]), float(state["best_val"]),
                                                     int(state["best_epoch"]), int(state["stale"]))
         history = json.loads(state["history"])
     meta = {"model": model.config(), "train": asdict(cfg), "vocab": encoded.vocab.to_json(),
             "preprocessing": Preprocessor(keep_negations=cfg.keep_negations).describe(),
             "data": encoded.source, "train_reviews": len(train_idx), "val_reviews": len(val_ids)}
-    epoch_seconds = []
     for epoch in range(start_epoch, cfg.epochs):
         if stale >= cfg.patience:
             break
@@ -169,21 +199,23 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         batches = math.ceil(len(X) / cfg.batch_size)
         bar = tqdm(range(batches), desc=f"d={cfg.dim} epoch {epoch + 1}", unit="batch", leave=False,
                    disable=not cfg.progress or None)
+        generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         started = time.perf_counter()
         total = 0.0
         for b in bar:
             pick = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             optimiser.zero_grad()
-            loss = loss_fn(model(X[pick]), y[pick])
+            loss = loss_fn(model(drop_tokens(X[pick], cfg.token_dropout, generator)), y[pick])
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             optimiser.step()
             total += float(loss.detach()) * len(pick)
+        scheduler.step()
         seconds = time.perf_counter() - started
-        epoch_seconds.append(seconds)
         val_acc = accuracy(predict_logits(model, val_ids), val_labels)
         alpha = float(model.alpha.detach())
-        history.append({"epoch": epoch + 1, "loss": total / len(X), "val_accuracy": val_acc,
+        history.append({"epoch": epoch + 1, "lr": optimiser.param_groups[0]["lr"] / cfg.lr_decay,
+                        "loss": total / len(X), "val_accuracy": val_acc,
                         "alpha": alpha, "seconds": seconds})
         if cfg.track_test:  # a diagnostic only: never used for model selection
             history[-1]["test_accuracy"] = accuracy(predict_logits(model, test_ids), test_labels)
@@ -196,6 +228,7 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         else:
             stale += 1
         _save_state(last_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                                "scheduler": scheduler.state_dict(),
                                 "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch,
                                 "stale": stale, "history": json.dumps(history)})
         tracked = f", test {history[-1]['test_accuracy']:.4f}" if cfg.track_test else ""

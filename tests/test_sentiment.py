@@ -40,6 +40,27 @@ def test_vocabulary_by_frequency_with_pad_and_unk():
         Vocabulary(["a", "b"])
 
 
+def test_truncation_keeps_the_head_or_the_tail_of_long_reviews():
+    vocab = Vocabulary([PAD, UNK, "a", "b", "c"])
+    tokens = [["a", "b", "c", "c", "b"], ["c"]]
+    assert vocab.encode(tokens, length=3).tolist() == [[2, 3, 4], [4, 0, 0]]
+    assert vocab.encode(tokens, length=3, truncate="tail").tolist() == [[4, 4, 3], [4, 0, 0]]
+    with pytest.raises(ValueError, match="truncate"):
+        vocab.encode(tokens, truncate="middle")
+
+
+def test_token_dropout_removes_words_but_never_a_whole_review():
+    from sentiment.train import drop_tokens
+
+    ids = torch.tensor([[5, 6, 7, 8] * 50, [9, 0, 0, 0] * 50, [3] + [0] * 199])
+    out = drop_tokens(ids, 0.5, torch.Generator().manual_seed(0))
+    assert ((out == ids) | (out == 0)).all()  # words are only ever replaced by <PAD>
+    assert 0.4 < (out[0] == 0).float().mean() < 0.6  # about half of a long review is dropped
+    assert (out[1:] != 0).any(dim=1).all()  # a review keeps at least one word
+    assert out[2, 0] == 3  # a one-word review keeps its word
+    assert drop_tokens(ids, 0.0, torch.Generator()).equal(ids)
+
+
 @pytest.fixture
 def tiny_parquet(tmp_path):
     import pyarrow as pa
@@ -149,6 +170,7 @@ def test_analysis_commands(trained_run, tmp_path):
 def test_cli_errors_are_one_line(tmp_path):
     for args, fragment in ((["evaluate", str(tmp_path)], "not a trained run"),
                            (["train", "--dim", "0"], "invalid positive integer"),
+                           (["train", "--token-dropout", "1"], "expected a probability"),
                            (["train", "--data-dir", str(tmp_path), "--limit", "5"], "no train.parquet")):
         result = subprocess.run([sys.executable, "-m", "sentiment", *args], capture_output=True, text=True)
         assert result.returncode == 2, (args, result.stderr)
