@@ -48,6 +48,7 @@ def build_parser() -> Parser:
     t.add_argument("--tau", type=float, default=1e-3, help="softmax temperature (default 0.001)")
     t.add_argument("--mask-pads", action="store_true", help="exclude <PAD> from attention and the mean")
     t.add_argument("--keep-negations", action="store_true", help="keep not/no/never… (dropped by stop-word lists)")
+    t.add_argument("--no-lemmatize", action="store_true", help="keep words as written (no simplemma lemmas)")
     t.add_argument("--epochs", type=positive_int, default=100)
     t.add_argument("--batch-size", type=positive_int, default=64)
     t.add_argument("--lr", type=float, default=1e-3)
@@ -122,7 +123,8 @@ def _train(args, argv) -> int:
                       max_vocab=args.max_vocab, threads=args.threads,
                       out_dir=args.out_dir or f"runs/sentiment-d{args.dim}", data_dir=args.data_dir,
                       resume=args.resume, track_test=args.track_test, progress=not args.no_progress,
-                      val_split=args.val_split, token_dropout=args.token_dropout, lr_decay=args.lr_decay, truncate=args.truncate)
+                      val_split=args.val_split, token_dropout=args.token_dropout, lr_decay=args.lr_decay, truncate=args.truncate,
+                      lemmatize=not args.no_lemmatize)
     summary = train(cfg)
     summary["command"] = _command(argv)
     if args.record:

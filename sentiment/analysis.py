@@ -42,7 +42,8 @@ def test_set(meta: dict, data_dir: str | None, limit: int | None):
 
     vocab = Vocabulary(meta["vocab"])
     train_cfg = meta["train"]
-    pre = Preprocessor(keep_negations=train_cfg.get("keep_negations", False))
+    pre = Preprocessor(lemmatize=train_cfg.get("lemmatize", True),
+                       keep_negations=train_cfg.get("keep_negations", False))
     encoded = encode_imdb(data_dir, pre, min_count=train_cfg["min_count"], max_vocab=train_cfg["max_vocab"],
                           cache_dir=train_cfg.get("cache_dir"), truncate=train_cfg.get("truncate", "head"))
     if encoded.vocab.words != vocab.words:

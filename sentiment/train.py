@@ -61,6 +61,7 @@ class TrainConfig:
     min_count: int = 2
     max_vocab: int | None = None
     keep_negations: bool = False
+    lemmatize: bool = True
     truncate: str = "head"
     threads: int | None = None
     out_dir: str = "runs/sentiment-d16"
@@ -156,7 +157,8 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    encoded = encoded or encode_imdb(cfg.data_dir, Preprocessor(keep_negations=cfg.keep_negations),
+    preprocessor = Preprocessor(lemmatize=cfg.lemmatize, keep_negations=cfg.keep_negations)
+    encoded = encoded or encode_imdb(cfg.data_dir, preprocessor,
                                      min_count=cfg.min_count, max_vocab=cfg.max_vocab, cache_dir=cfg.cache_dir,
                                      truncate=cfg.truncate)
     train_idx, val_idx = split_indices(len(encoded.train_ids), cfg.val_fraction, cfg.seed, encoded.train_labels,
@@ -189,7 +191,7 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
                                                     int(state["best_epoch"]), int(state["stale"]))
         history = json.loads(state["history"])
     meta = {"model": model.config(), "train": asdict(cfg), "vocab": encoded.vocab.to_json(),
-            "preprocessing": Preprocessor(keep_negations=cfg.keep_negations).describe(),
+            "preprocessing": preprocessor.describe(),
             "data": encoded.source, "train_reviews": len(train_idx), "val_reviews": len(val_ids)}
     for epoch in range(start_epoch, cfg.epochs):
         if stale >= cfg.patience:

@@ -29,6 +29,8 @@ def test_preprocessor_drops_stop_words_and_lemmatises():
     assert pre.tokens(["The movies were NOT good, the actors loved it"]) == [["movie", "good", "actor", "love"]]
     kept = Preprocessor(keep_negations=True).tokens(["The movies were NOT good"])
     assert kept == [["movie", "not", "good"]]
+    as_written = Preprocessor(lemmatize=False).tokens(["The best movies, the worst actors"])
+    assert as_written == [["best", "movies", "worst", "actors"]]
 
 
 def test_vocabulary_by_frequency_with_pad_and_unk():
