@@ -7,7 +7,9 @@ import os
 import shlex
 import sys
 
-from dynamics.cli import Parser, dump_json, positive_int, run_main, write_atomic
+from dynamics.cli import Parser, dump_json, positive_int, run_main
+
+from .results import record
 
 PROG = "python -m sentiment"
 
@@ -97,18 +99,6 @@ def build_parser() -> Parser:
     return parser
 
 
-def record(run_summary: dict, path: str = os.path.join("reports", "sentiment", "results.json")) -> None:
-    """Merge one run's figures into ``results.json`` (keyed by ``dim``), atomically."""
-    document = {"runs": []}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    runs = {r["dim"]: r for r in document.get("runs", [])}
-    runs[run_summary["dim"]] = runs.get(run_summary["dim"], {}) | run_summary
-    document["runs"] = [runs[d] for d in sorted(runs)]
-    write_atomic(path, json.dumps(document, indent=1) + "\n")
-
-
 def _command(argv: list[str] | None) -> str:
     return f"{PROG} " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
@@ -148,7 +138,11 @@ def _analysis(args, argv) -> int:
     result["command"] = _command(argv)
     if args.record:
         key = {"evaluate": None, "leaders": "leaders", "plot": None, "crosscheck": "exact_crosscheck"}[args.command]
-        record({"dim": result["dim"]} | (result if key is None else {key: result}))
+        if key is None:  # top-level figures; "command" stays the training command
+            flat = {k: v for k, v in result.items() if k != "command"}
+            record(flat | {f"{args.command}_command": result["command"]})
+        else:
+            record({"dim": result["dim"], key: result})
     if args.json:
         sys.stdout.write(dump_json(result))
     else:

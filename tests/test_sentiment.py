@@ -191,3 +191,23 @@ def test_validation_holds_out_whole_blocks_of_consecutive_review_ids():
     assert not blocks(train_idx) & blocks(val_idx)  # no movie block on both sides
     random_train, random_val = split_indices(2000, 0.1, 0)
     assert len(random_val) == 200 and blocks(random_train) & blocks(random_val)
+
+
+def test_recording_results_merges_by_dim_and_writes_the_markdown_table(tmp_path):
+    from sentiment.results import record
+
+    path = str(tmp_path / "results.json")
+    record({"dim": 16, "val_accuracy": 0.86, "test_accuracy": 0.87, "command": "python -m sentiment train --dim 16"},
+           path)
+    record({"dim": 4, "test_accuracy": 0.81, "epochs": 3, "best_epoch": 2}, path)
+    record({"dim": 16, "hardmax_test_accuracy": 0.869, "evaluate_command": "python -m sentiment evaluate x"}, path)
+    with open(path, encoding="utf-8") as handle:
+        runs = json.load(handle)["runs"]
+    assert [r["dim"] for r in runs] == [4, 16]
+    assert runs[1]["command"] == "python -m sentiment train --dim 16" and runs[1]["hardmax_test_accuracy"] == 0.869
+    table = (tmp_path / "results.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| 4 ") or
+            line.startswith("| 16 ")}
+    assert "| 0.823 |" in rows["4"] and "**no**" in rows["4"]  # 0.81 < 0.803 + 0.02
+    assert "| 0.866 |" in rows["16"] and "| yes |" in rows["16"]  # 0.87 >= 0.846 + 0.02
+    assert "`python -m sentiment train --dim 16`" in table

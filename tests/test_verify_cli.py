@@ -103,3 +103,17 @@ def test_report_is_deterministic_and_html_is_self_contained():
     page = render_html(md_a, fig_a)
     assert page.count("data:image/png;base64,") == 4
     assert "<table>" in page and "src=\"figures/" not in page
+
+
+def test_report_sentiment_section_renders_the_results_tables():
+    from verify.report.render import _sentiment
+
+    results = {"runs": [{"dim": 16, "test_accuracy": 0.87, "val_accuracy": 0.86, "epochs": 9, "best_epoch": 6,
+                         "command": "python -m sentiment train --dim 16",
+                         "exact_crosscheck": {"test_reviews": 10, "wrong_predictions": 0, "wrong_leader_sets": 1,
+                                              "wrong_clusters": 0, "reviews_needing_exact_rows": 2,
+                                              "rows_decided_exactly": 3, "rows": 99, "seconds": 1.0}}]}
+    text = "\n".join(_sentiment({"sentiment": results}, {}))
+    assert "| 16 | 0.846 | 0.866 | 0.882 | **0.870** | yes |" in text
+    assert "| 16 | 10 | 0 | 1 | 0 | 2 | 3/99 | 1 |" in text and "`python -m sentiment train --dim 16`" in text
+    assert "Not run yet" in "\n".join(_sentiment({}, {}))

@@ -263,6 +263,8 @@ def findings(doc: dict[str, Any]) -> list[str]:
     if doc.get("sentiment"):
         runs = sorted(doc["sentiment"]["runs"], key=lambda r: r["dim"])
         accs = ", ".join(f"d={r['dim']}: {r['test_accuracy']:.3f}" for r in runs)
+        from sentiment.results import PAPER
+
         out.append(f"IMDb, test accuracy with validation-based selection: {accs}. The paper's last epoch: "
                    + ", ".join(f"d={d}: {PAPER[d][1]}" for d in sorted(PAPER)) + ".")
         exact = [r["exact_crosscheck"] for r in runs if r.get("exact_crosscheck")]
@@ -369,56 +371,19 @@ def _benchmarks(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-PAPER = {2: (0.791, 0.791), 4: (0.823, 0.803), 8: (0.851, 0.813), 16: (0.882, 0.846)}
-
-
 def _sentiment(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
+    from sentiment.results import markdown_tables
+
     s = doc.get("sentiment")
     lines = ["## Sentiment experiment (IMDb)", ""]
     if not s:
         return lines + ["Not run yet: `scripts/sentiment_experiment` (or `python -m sentiment train|evaluate|leaders|"
                         "crosscheck … --record`) writes `reports/sentiment/results.json`.", ""]
-    runs = sorted(s["runs"], key=lambda r: r["dim"])
     lines += ["The paper selected its best epoch on the test set. Ours is selected on a validation split of "
               "held-out movies carved from the training reviews, and the test set is used once. Departures from "
-              "the paper's setting are in `scripts/sentiment_experiment`: pads masked, negations kept, "
-              "10k-word vocabulary, lr 5e-3.", "",
-              "| d | paper: best test acc. (chosen on test) | paper: last epoch | ours: test acc. (chosen on "
-              "validation) | hardmax test acc. | softmax/hardmax agreement | epochs (best) | s/epoch |",
-              "|---|---|---|---|---|---|---|---|"]
-    for run in runs:
-        best, last = PAPER.get(run["dim"], (None, None))
-        hard = run.get("hardmax_test_accuracy")
-        agree = run.get("agreement")
-        lines.append(f"| {run['dim']} | {best} | {last} | **{run['test_accuracy']:.3f}** | "
-                     f"{'–' if hard is None else f'{hard:.3f}'} | {'–' if agree is None else f'{agree:.4f}'} | "
-                     f"{run['epochs']} ({run.get('best_epoch', '–')}) | "
-                     f"{run.get('train_seconds_per_epoch') or 0:.0f} |")
-    lines.append("")
-    with_leaders = [r for r in runs if r.get("leaders")]
-    if with_leaders:
-        lines += ["Leaders of the hardmax dynamics per test review: distinct leader words at the last layer.", "",
-                  "| d | mean | std | min | max | fraction already leaders at layer 0 | confident reviews (abs. logit > 2) |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in with_leaders:
-            L = r["leaders"]
-            st = L["leaders_per_review"]
-            lines.append(f"| {r['dim']} | {st['mean']:.1f} | {st['std']:.1f} | {st['min']} | {st['max']} | "
-                         f"{L['fraction_leaders_at_layer_0']:.3f} | {L['confident_reviews']}/{L['test_reviews']} |")
-        lines.append("")
-    with_exact = [r for r in runs if r.get("exact_crosscheck")]
-    if with_exact:
-        lines += ["Exact cross-validation: each test review's hardmax dynamics in exact arithmetic (the float32 "
-                  "weights are exact rationals), by the certified engine, against the float32 path.", "",
-                  "| d | reviews | wrong predictions | wrong leader sets | wrong clusters | reviews needing exact "
-                  "rows | rows decided exactly | time (s) |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for r in with_exact:
-            x = r["exact_crosscheck"]
-            lines.append(f"| {r['dim']} | {x['test_reviews']} | {x['wrong_predictions']} | {x['wrong_leader_sets']} | "
-                         f"{x['wrong_clusters']} | {x['reviews_needing_exact_rows']} | "
-                         f"{x['rows_decided_exactly']}/{x['rows']} | {x['seconds']:.0f} |")
-        lines.append("")
+              "the paper's recipe are the options in each training command below (see "
+              "`scripts/sentiment_experiment` and the README).", ""]
+    lines += markdown_tables(s)
     for name in sorted(figures):
         if name.startswith("sentiment-"):
             lines += [f"![{name}](figures/{name})", "",
