@@ -14,30 +14,25 @@ from .results import record
 PROG = "python -m sentiment"
 
 
-def probability(text: str) -> float:
-    """An argparse type: a float in [0, 1)."""
+def _float_in(what: str, accept, interval: str):
+    """An argparse type: a float for which ``accept(value)`` holds (``interval`` names the range)."""
     import argparse
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
-    return value
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {what} in {interval}, got {text!r}")
+        return value
+
+    parse.__name__ = what.split()[-1]
+    return parse
 
 
-def decay_factor(text: str) -> float:
-    """An argparse type: a float in (0, 1]."""
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1], got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1], got {text!r}")
-    return value
+probability = _float_in("a probability", lambda p: 0 <= p < 1, "[0, 1)")
+decay_factor = _float_in("a factor", lambda g: 0 < g <= 1, "(0, 1]")
 
 
 def build_parser() -> Parser:

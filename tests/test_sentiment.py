@@ -173,6 +173,7 @@ def test_cli_errors_are_one_line(tmp_path):
     for args, fragment in ((["evaluate", str(tmp_path)], "not a trained run"),
                            (["train", "--dim", "0"], "invalid positive integer"),
                            (["train", "--token-dropout", "1"], "expected a probability"),
+                           (["train", "--lr-decay", "0"], "expected a factor in (0, 1]"),
                            (["train", "--data-dir", str(tmp_path), "--limit", "5"], "no train.parquet")):
         result = subprocess.run([sys.executable, "-m", "sentiment", *args], capture_output=True, text=True)
         assert result.returncode == 2, (args, result.stderr)
