@@ -74,7 +74,8 @@ def encode_imdb(data_dir: str | None = None, preprocessor: Preprocessor = Prepro
     vocab = Vocabulary.build(train_tokens, min_count=min_count, max_size=max_vocab)
     review_ids = (np.asarray(data["train"]["review_id"], dtype=np.int64)
                   if "review_id" in data["train"].column_names else None)
-    encoded = Encoded(vocab, vocab.encode(train_tokens, length, truncate), np.asarray(data["train"]["label"], dtype=np.int64),
+    encoded = Encoded(vocab, vocab.encode(train_tokens, length, truncate),
+                      np.asarray(data["train"]["label"], dtype=np.int64),
                       vocab.encode(test_tokens, length, truncate), np.asarray(data["test"]["label"], dtype=np.int64),
                       review_ids, folder or HUB_NAME, False, 0.0)
     if where:

@@ -13,7 +13,8 @@ Beyond the paper (all off by default, so the defaults are the paper's recipe):
   with probability p (with ``mask_pads`` it leaves the review);
 * ``lr_decay`` γ: the learning rate of epoch k is ``lr · γ^k``;
 * ``weight_decay`` λ: decoupled (AdamW) decay ``θ ← θ − lr·λ·θ`` per step;
-* ``truncate="tail"``: long reviews keep their last 128 tokens.
+* ``truncate="tail"``: long reviews keep their last 128 tokens;
+* ``lemmatize=False``: words as written (no ``simplemma`` lemmas).
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         bar = tqdm(range(batches), desc=f"d={cfg.dim} epoch {epoch + 1}", unit="batch", leave=False,
                    disable=not cfg.progress or None)
         generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        lr = optimiser.param_groups[0]["lr"]
         started = time.perf_counter()
         total = 0.0
         for b in bar:
@@ -216,7 +218,7 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
         seconds = time.perf_counter() - started
         val_acc = accuracy(predict_logits(model, val_ids), val_labels)
         alpha = float(model.alpha.detach())
-        history.append({"epoch": epoch + 1, "lr": optimiser.param_groups[0]["lr"] / cfg.lr_decay,
+        history.append({"epoch": epoch + 1, "lr": lr,
                         "loss": total / len(X), "val_accuracy": val_acc,
                         "alpha": alpha, "seconds": seconds})
         if cfg.track_test:  # a diagnostic only: never used for model selection
