@@ -10,6 +10,7 @@ import sys
 from dynamics.cli import Parser, dump_json, positive_int, run_main
 
 from .results import record
+from .text import TRUNCATIONS
 
 PROG = "python -m sentiment"
 
@@ -55,7 +56,7 @@ def build_parser() -> Parser:
                    help="multiply the learning rate by this after every epoch (default 1: constant)")
     t.add_argument("--token-dropout", type=probability, default=0.0,
                    help="training only: drop each word with this probability (default 0)")
-    t.add_argument("--truncate", choices=("head", "tail"), default="head",
+    t.add_argument("--truncate", choices=TRUNCATIONS, default="head",
                    help="keep the first 128 tokens of a long review (the paper) or the last 128")
     t.add_argument("--patience", type=positive_int, default=5, help="early stopping: epochs without improvement")
     t.add_argument("--val-split", choices=("movies", "random"), default="movies",
@@ -108,12 +109,12 @@ def _train(args, argv) -> int:
                       max_vocab=args.max_vocab, threads=args.threads,
                       out_dir=args.out_dir or f"runs/sentiment-d{args.dim}", data_dir=args.data_dir,
                       resume=args.resume, track_test=args.track_test, progress=not args.no_progress,
-                      val_split=args.val_split, token_dropout=args.token_dropout, lr_decay=args.lr_decay, truncate=args.truncate,
-                      lemmatize=not args.no_lemmatize)
+                      val_split=args.val_split, token_dropout=args.token_dropout, lr_decay=args.lr_decay,
+                      truncate=args.truncate, lemmatize=not args.no_lemmatize)
     summary = train(cfg)
     summary["command"] = _command(argv)
     if args.record:
-        record({k: v for k, v in summary.items() if k != "history"} | {"history": summary["history"]})
+        record(summary)
     if args.json:
         sys.stdout.write(dump_json({k: v for k, v in summary.items() if k != "history"}))
     else:

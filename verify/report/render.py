@@ -261,10 +261,10 @@ def findings(doc: dict[str, Any]) -> list[str]:
             else:
                 out.append(f"{dtype} trajectories broke no claim in {runs} runs.")
     if doc.get("sentiment"):
-        runs = sorted(doc["sentiment"]["runs"], key=lambda r: r["dim"])
-        accs = ", ".join(f"d={r['dim']}: {r['test_accuracy']:.3f}" for r in runs)
         from sentiment.results import PAPER
 
+        runs = sorted(doc["sentiment"]["runs"], key=lambda r: r["dim"])
+        accs = ", ".join(f"d={r['dim']}: {r['test_accuracy']:.3f}" for r in runs)
         out.append(f"IMDb, test accuracy with validation-based selection: {accs}. The paper's last epoch: "
                    + ", ".join(f"d={d}: {PAPER[d][1]}" for d in sorted(PAPER)) + ".")
         exact = [r["exact_crosscheck"] for r in runs if r.get("exact_crosscheck")]
