@@ -115,9 +115,9 @@ def simulate_batch(configs, steps: int, backend: str = "certified", workers: int
     jobs = [(config, steps, backend, options) for config in configs]
     if workers <= 1 or len(jobs) <= 1:
         return [_simulate_job(job) for job in jobs]
-    from concurrent.futures import ProcessPoolExecutor
+    from .parallel import worker_pool
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         return list(pool.map(_simulate_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
 
 

@@ -18,9 +18,7 @@ import sys
 import tempfile
 from typing import Any, Callable, NoReturn
 
-
-class UserError(Exception):
-    """A failure caused by the user's input; reported as one line, exit status 2."""
+from .errors import UserError
 
 
 class Parser(argparse.ArgumentParser):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable
 
+from .errors import InputError
 from .numbers import Expr, Number, NumberError, format_fraction, json_type, parse_number
 
 __all__ = ["ConfigError", "Head", "Config", "load_config", "config_from_dict", "identity"]
@@ -32,7 +33,7 @@ _TOP_KEYS = {"tokens", "A", "alpha", "heads", "steps", "name", "description"}
 _HEAD_KEYS = {"A", "alpha"}
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """An invalid configuration; ``str(error)`` is a one-line message for the user."""
 
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Union
 
+from .errors import InputError
+
 __all__ = [
     "Expr",
     "Number",
@@ -57,7 +59,7 @@ _FUNCTIONS = ("sqrt", "cos", "sin", "tan", "exp", "log")
 _CONSTANTS = ("pi", "e")
 
 
-class NumberError(ValueError):
+class NumberError(InputError):
     """A value that is not a number of the accepted forms (message is one line)."""
 
 

@@ -212,7 +212,7 @@ def _crosscheck_reviews(run: str, data_dir: str | None, limit: int | None, part:
 
 def exact_crosscheck(args) -> dict:
     """Compare the float hardmax dynamics of test reviews with the exact dynamics of the same weights."""
-    from concurrent.futures import ProcessPoolExecutor
+    from dynamics.parallel import worker_pool
 
     model, _ = load_model(args.run)
     workers = max(1, getattr(args, "workers", 1))
@@ -221,7 +221,7 @@ def exact_crosscheck(args) -> dict:
     if workers == 1:
         parts = [_crosscheck_reviews(*jobs[0])]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:
             parts = list(pool.map(_crosscheck_reviews, *zip(*jobs)))
     total = Counter()
     for part in parts:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +25,7 @@ from hypothesis.reporting import with_reporter
 
 from dynamics import simulate
 from dynamics.config import Config
+from dynamics.parallel import worker_pool
 
 from .claims import CLAIMS, check, check_all
 from .limits import certified_limit
@@ -214,7 +214,7 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
         return _hunt_one(claim, matrix, heads, max_examples, seed, steps, family, max_n, max_d)
     start = time.perf_counter()
     share = [max_examples // workers + (1 if w < max_examples % workers else 0) for w in range(workers)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         futures = [pool.submit(_hunt_one, claim, matrix, heads, share[w], seed + w, steps, family, max_n, max_d)
                    for w in range(workers) if share[w] > 0]
         results = [f.result() for f in futures]

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from dynamics import simulate
+from dynamics.parallel import worker_pool
 
 from ..claims import CLAIMS, FINITE_CLAIMS, check_all
 from ..hunt import hunt
@@ -49,7 +50,7 @@ FULL = Budget("full", hunt_examples=2000, hunt_steps=30, limit_steps=200, limit_
 def _parallel(fn: Callable, jobs: list[tuple], workers: int, progress: Callable[[], None] | None) -> list:
     """``[fn(*job) for job in jobs]`` in a process pool, results in job order."""
     results: list = [None] * len(jobs)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):
             results[futures[future]] = future.result()

@@ -1,0 +1,51 @@
+"""One process pool for every parallel job of the project, whose workers die with their parent.
+
+``concurrent.futures.ProcessPoolExecutor`` workers outlive a parent that is
+killed with ``SIGKILL`` (``kill -9``, the out-of-memory killer): they keep
+computing, holding memory and CPU, with nobody to read their results.
+:func:`worker_pool` starts each worker with an initializer that ties its life
+to the parent's:
+
+* on Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the worker
+  the moment its parent dies;
+* everywhere, a daemon thread that polls the parent's pid once a second and
+  exits the worker when it changes (the fallback where ``prctl`` is missing).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+__all__ = ["worker_pool"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Worker initializer: end this process when the process ``parent`` ends."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the polling thread below still runs
+            libc = None
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` of ``workers`` processes that end when this process ends."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with, initargs=(os.getpid(),))
