@@ -36,6 +36,7 @@ __all__ = [
     "alphas",
     "token_sets",
     "configs",
+    "wide_range_configs",
 ]
 
 MATRIX_CLASSES = ("spd", "symmetric", "indefinite", "nonsymmetric")
@@ -175,6 +176,47 @@ def configs(draw, matrix: str = "spd", heads: int | tuple[int, int] = 1, family:
     count = heads if isinstance(heads, int) else draw(st.integers(*heads))
     hs = tuple(Head(A=draw(matrices(matrix, d)), alpha=draw(alphas())) for _ in range(count))
     return Config(tokens=tokens, heads=hs)
+
+
+#: Binary exponents spanning float64's whole range and beyond: 2^-1100 (below the smallest
+#: subnormal, rounds to zero) … 2^1030 (overflows).
+WIDE_EXPONENTS = (-1100, -1074, -1070, -1060, -1022, -1000, -700, -500, -300, -100, -30, 0, 30, 100, 300,
+                  500, 700, 1000, 1023, 1030)
+
+
+def _scaled(x: Fraction, exponent: int) -> Fraction:
+    return x * Fraction(2) ** exponent
+
+
+@st.composite
+def wide_range_configs(draw, matrix: str = "spd", heads: int | tuple[int, int] = 1, family: str | None = None,
+                       max_n: int = 8, max_d: int = 3) -> Config:
+    """Configurations across float64's whole exponent range (and beyond it), mixed within one config.
+
+    A :func:`configs` draw whose numbers are then rescaled by powers of two
+    from :data:`WIDE_EXPONENTS` (2⁻¹¹⁰⁰ … 2¹⁰³⁰, i.e. about 1e-331 … 1e310):
+
+    * the whole token set by one factor (keeps every tie of the family);
+    * some single tokens by their own factor (mixed magnitudes in one config);
+    * each head's ``A`` by one factor, and some single entries of ``A`` by
+      their own (subnormal and zero-rounding entries, overflowing scores).
+
+    Ties survive the global scalings, so tie-rich families stay tie-rich.
+    """
+    base = draw(configs(matrix=matrix, heads=heads, family=family, max_n=max_n, max_d=max_d))
+    exponents = st.sampled_from(WIDE_EXPONENTS)
+    shift = draw(exponents)
+    tokens = []
+    for row in base.tokens:
+        own = draw(st.one_of(st.just(0), exponents)) if draw(st.booleans()) else 0
+        tokens.append(tuple(_scaled(x, shift + own) for x in row))
+    hs = []
+    for h in base.heads:
+        a_shift = draw(exponents)
+        A = tuple(tuple(_scaled(x, a_shift + (draw(exponents) if draw(st.integers(0, 3)) == 0 else 0)) for x in row)
+                  for row in h.A)
+        hs.append(Head(A=A, alpha=h.alpha))
+    return Config(tokens=tuple(tokens), heads=tuple(hs))
 
 
 def random_config(rng, n: int, d: int, matrix: str = "spd", heads: int = 1, family: str = "generic",

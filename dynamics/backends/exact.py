@@ -31,11 +31,15 @@ from typing import Callable
 from flint import fmpz_mat
 
 from ..config import Config
+from ..errors import InputError
 from ..rational import RationalMatrix, common_denominator
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory, record_run
 
 __all__ = ["ExactEngine", "simulate_exact"]
+
+#: Score entries computed at once for large n (the exact scores are big integers).
+SCORE_BLOCK_ENTRIES = 1 << 20
 
 
 def _integer_matrix(rows) -> fmpz_mat:
@@ -81,10 +85,20 @@ class ExactEngine:
         """``C^h_i(Z)`` for every head ``h`` and token ``i``, decided exactly."""
         N = state.num
         NT = N.transpose()
+        block = max(1, SCORE_BLOCK_ENTRIES // self.n)
         out = []
         for MT in self._score_T:
-            scores = (N * NT) if MT is None else (N * MT) * NT
-            out.append(tuple(_maximisers(row) for row in scores.tolist()))
+            Q = N if MT is None else N * MT  # rows A z_i (scaled)
+            if self.n <= block:
+                out.append(tuple(_maximisers(row) for row in (Q * NT).tolist()))
+                continue
+            q_rows = Q.tolist()  # large n: score rows a block at a time (memory O(block × n))
+            follow: list[tuple[int, ...]] = []
+            for r0 in range(0, self.n, block):
+                part = q_rows[r0:r0 + block]
+                scores = fmpz_mat(len(part), self.d, [x for row in part for x in row]) * NT
+                follow.extend(_maximisers(row) for row in scores.tolist())
+            out.append(tuple(follow))
         return tuple(out)
 
     def step(self, state: RationalMatrix, follow_by_head: tuple[FollowSets, ...]) -> RationalMatrix:
@@ -148,7 +162,7 @@ class ExactEngine:
             forever); the trajectory is then shorter than ``steps``.
         """
         if steps < 0:
-            raise ValueError("steps must be non-negative")
+            raise InputError("steps must be non-negative")
         return record_run("exact", self.initial_state(), steps, self.follow_sets, self.step,
                           lambda state: state.row_keys(), progress=progress, stop_when_fixed=stop_when_fixed)
 
