@@ -1,20 +1,33 @@
 """``python -m verify report``: the verification report in ``reports/``.
 
 Writes ``index.md``, a self-contained ``index.html`` (figures embedded),
-``results.json`` (every number in the document) and ``figures/*.png``. Each
-file is written atomically, figures first and the documents last, so an
-interrupted run leaves the previous report readable.
+``results.json`` (every number in the document) and ``figures/*.png``.
+
+Nothing is published before everything has succeeded: the sections are
+computed (or loaded from the cache), the included inputs read and validated,
+and the figures, Markdown and HTML rendered in memory; only then are the files
+written, each atomically, figures first and the documents last. A failure
+anywhere before leaves the previous report as it was.
 
 Each computed section is cached in ``reports/.cache/`` under a hash of
 (section, budget, seed, source code of ``dynamics`` and ``verify``): a long
 ``--full`` run that is interrupted resumes where it stopped, and a rerun with
-the same seed reproduces the same report (apart from timings).
+the same seed reproduces the same report (apart from timings). A cache entry
+records the key it was written under and a SHA-256 of its data; an entry that
+is not valid JSON, has the wrong schema or key, or fails its checksum is named
+in a one-line warning on stderr and recomputed.
+
+The included inputs (``hunts/*.json``, ``benchmarks.json``,
+``sentiment/results.json`` in the output folder) are checked against the shape
+their renderers need; an invalid one is an :class:`~dynamics.errors.InputError`
+naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
@@ -23,9 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from dynamics.cli import write_atomic
+from dynamics.errors import InputError
 
 from . import sections
-from .render import render_html, render_markdown
+from .render import build_figures, render_html, render_markdown
+
+PROG = "python -m verify"
 
 COMPUTED = {
     "figure2": sections.run_figure2,
@@ -42,6 +58,7 @@ __all__ = ["add_arguments", "run_report", "build_report", "SECTIONS"]
 
 
 def add_arguments(parser) -> None:
+    """Add the options of ``python -m verify report`` to ``parser``."""
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--quick", action="store_true", help="the default budget (under 5 minutes on 2 cores)")
     budget.add_argument("--full", action="store_true", help="thousands of examples per hunt (hours; resumable)")
@@ -73,6 +90,147 @@ def _environment() -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- JSON shapes
+
+# Shapes in the grammar of :func:`_mismatch`.
+_OPTIONAL_NUMBER = (None, float)
+
+_HUNT = {"claim": str, "matrix": str, "heads": int, "counterexample": (None, dict), "examples": int,
+         "examples_per_s": float}
+
+_BENCHMARKS = {
+    "command": str,
+    "exact_vs_fraction": {"n": int, "d": int, "exact_s_per_step": float, "fraction_s_per_step": float,
+                          "speedup": float},
+    "certified?": (None, {"n_vs_exact": int, "n_vs_float": int, "d": int, "steps": int, "certified_s": float,
+                          "exact_s": float, "speedup_vs_exact": float, "certified_small_s": float,
+                          "float64_small_s": float, "ratio_to_float64": float}),
+    "float_path": {"batch": int, "n": int, "layers": int, "speedup_vs_paper_loop_torch": float,
+                   "speedup_vs_paper_loop_numpy": float, "ratio_to_gram_floor": float},
+}
+
+_SENTIMENT = {"runs": [{
+    "dim": int, "test_accuracy": float, "command?": (None, str),
+    "val_accuracy?": _OPTIONAL_NUMBER, "hardmax_test_accuracy?": _OPTIONAL_NUMBER,
+    "agreement?": _OPTIONAL_NUMBER, "train_seconds_per_epoch?": _OPTIONAL_NUMBER,
+    "leaders?": (None, {"leaders_per_review": {"mean": float, "std": float, "min": float, "max": float},
+                        "fraction_leaders_at_layer_0": float}),
+    "exact_crosscheck?": (None, {"test_reviews": int, "wrong_predictions": int, "wrong_leader_sets": int,
+                                 "wrong_clusters": int, "reviews_needing_exact_rows": int,
+                                 "rows_decided_exactly": int, "rows": int, "seconds": float}),
+}]}
+
+#: The shape of each included input (``long_hunts``: of each file in ``hunts/``).
+INCLUDED_SCHEMAS = {"long_hunts": _HUNT, "benchmarks": _BENCHMARKS, "sentiment": _SENTIMENT}
+
+#: The shape every computed section returns (checked on cache entries).
+SECTION_SCHEMA = [dict]
+
+_NAMES = {None: "null", int: "an integer", float: "a number", str: "a string", dict: "an object",
+          list: "a list", bool: "a boolean"}
+
+
+def _kind(value: Any) -> str:
+    """What ``value`` is, in the words of the error messages."""
+    if value is None:
+        return _NAMES[None]
+    for kind in (bool, int, float, str, dict, list):
+        if isinstance(value, kind):
+            return _NAMES[kind]
+    return type(value).__name__
+
+
+def _fits(value: Any, schema: Any) -> bool:
+    """Whether ``value`` has the top-level type of ``schema`` (not looking inside)."""
+    if schema is None:
+        return value is None
+    if isinstance(schema, (dict, list)):
+        return isinstance(value, type(schema))
+    if isinstance(value, bool):
+        return schema is bool
+    if schema is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, schema)
+
+
+def _describe(schema: Any) -> str:
+    """What ``schema`` expects at its top level, in the words of the error messages."""
+    return _NAMES.get(type(schema) if isinstance(schema, (dict, list)) else schema, "a value")
+
+
+def _mismatch(value: Any, schema: Any, where: str = "") -> str | None:
+    """The first place where ``value`` does not have the shape ``schema``, or ``None`` if it does.
+
+    Parameters
+    ----------
+    value
+        A parsed JSON document (or a part of one).
+    schema
+        Its expected shape: ``int`` (an integer), ``float`` (any number), ``str``, ``bool``,
+        ``None`` (null), a tuple (one of the alternatives), a dict (an
+        object with these keys, others allowed; a key ending in ``?`` may be absent) or
+        ``[item]`` (a list whose every element has the shape ``item``).
+    where
+        The path of ``value`` in the document (``runs[0].dim``), for the message.
+
+    Returns
+    -------
+    str or None
+        A one-line description of the first mismatch.
+    """
+    options = schema if isinstance(schema, tuple) else (schema,)
+    matching = [option for option in options if _fits(value, option)]
+    if not matching:
+        expected = " or ".join(_describe(option) for option in options)
+        return f"{where or 'top level'}: expected {expected}, got {_kind(value)}"
+    schema = matching[0]
+    if isinstance(schema, dict):
+        for key, item in schema.items():
+            name = key.rstrip("?")
+            inner = f"{where}.{name}" if where else name
+            if name not in value:
+                if not key.endswith("?"):
+                    return f"missing key {inner!r}"
+            elif problem := _mismatch(value[name], item, inner):
+                return problem
+    elif isinstance(schema, list):
+        for i, item in enumerate(value):
+            if problem := _mismatch(item, schema[0], f"{where}[{i}]"):
+                return problem
+    return None
+
+
+def _read_json(path: str) -> Any:
+    """Parse the JSON file ``path``; :class:`InputError` naming it if it is not valid JSON (UTF-8)."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _read_checked(path: str, schema: Any) -> Any:
+    """Parse the JSON file ``path`` and check it has the shape ``schema`` (else :class:`InputError`)."""
+    document = _read_json(path)
+    if problem := _mismatch(document, schema):
+        raise InputError(f"{path}: {problem}")
+    return document
+
+
+def _load_included(output_dir: str, name: str) -> Any:
+    """The included input ``name`` from ``output_dir``, validated; ``None`` when it is absent."""
+    path = os.path.join(output_dir, INCLUDED[name])
+    schema = INCLUDED_SCHEMAS[name]
+    if os.path.isdir(path):
+        return [_read_checked(str(file), schema) for file in sorted(Path(path).glob("*.json"))]
+    if os.path.exists(path):
+        return _read_checked(path, schema)
+    return None
+
+
+# --------------------------------------------------------------------------- the cache
+
 def _source_hash() -> str:
     """Hash of the code that computes the sections (a change invalidates the cache)."""
     digest = hashlib.sha256()
@@ -83,66 +241,122 @@ def _source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+def _cache_key(name: str, budget: sections.Budget, seed: int) -> dict[str, Any]:
+    """What a cache entry of section ``name`` depends on, as plain JSON data."""
+    return json.loads(json.dumps({"section": name, "budget": budget.__dict__, "seed": seed,
+                                  "code": _source_hash()}, default=list))
+
+
 def _cache_path(output_dir: str, name: str, budget: sections.Budget, seed: int) -> str:
-    key = json.dumps({"section": name, "budget": budget.__dict__, "seed": seed, "code": _source_hash()},
-                     sort_keys=True, default=list)
+    """Where the cache entry of section ``name`` lives: ``output_dir/.cache/<name>-<hash of its key>.json``."""
+    key = json.dumps(_cache_key(name, budget, seed), sort_keys=True)
     return os.path.join(output_dir, ".cache", f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
+
+
+def _data_digest(data: Any) -> str:
+    """SHA-256 of the canonical JSON text of ``data`` (sorted keys, no spaces)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cache_problem(entry: Any, key: dict[str, Any]) -> str | None:
+    """Why ``entry`` is not a valid cache entry for ``key``, or ``None`` if it is."""
+    schema = {"key": dict, "seconds": float, "sha256": str, "data": SECTION_SCHEMA}
+    if problem := _mismatch(entry, schema):
+        return f"not a cache entry ({problem})"
+    if entry["key"] != key:
+        return "written for another section, budget, seed or code version"
+    if not math.isfinite(entry["seconds"]) or entry["seconds"] < 0:
+        return f"seconds: expected a time, got {entry['seconds']}"
+    if entry["sha256"] != _data_digest(entry["data"]):
+        return "data does not match its checksum"
+    return None
+
+
+def _load_cache(path: str, key: dict[str, Any]) -> tuple[Any, float] | None:
+    """The ``(data, seconds)`` cached at ``path`` for ``key``; ``None`` (with a warning if invalid) otherwise."""
+    if not os.path.exists(path):
+        return None
+    try:
+        entry = _read_json(path)
+    except InputError as exc:
+        problem = str(exc).removeprefix(f"{path}: ")
+    else:
+        problem = _cache_problem(entry, key)
+    if problem is None:
+        return entry["data"], entry["seconds"]
+    print(f"{PROG}: warning: {path}: {' '.join(problem.split())}; recomputing", file=sys.stderr)
+    return None
+
+
+def _store_cache(path: str, key: dict[str, Any], data: Any, seconds: float) -> None:
+    """Write the cache entry of ``data`` (with its key and checksum) atomically."""
+    entry = {"key": key, "seconds": seconds, "sha256": _data_digest(data), "data": data}
+    write_atomic(path, json.dumps(entry))
+
+
+# --------------------------------------------------------------------------- building
+
+def _run_section(name: str, budget: sections.Budget, seed: int, workers: int, bar,
+                 cache: str | None) -> tuple[Any, float]:
+    """Section ``name``'s data and seconds: from a valid cache entry at ``cache``, else computed (and cached)."""
+    key = _cache_key(name, budget, seed)
+    cached = _load_cache(cache, key) if cache else None
+    if cached is not None:
+        bar.update(sections.TASKS[name](budget))
+        return cached
+    start = time.perf_counter()
+    data = COMPUTED[name](budget, seed, workers, lambda: bar.update(1))
+    seconds = round(time.perf_counter() - start, 2)
+    if cache:
+        _store_cache(cache, key, data, seconds)
+    return data, seconds
+
+
+def _save_counterexamples(document: dict[str, Any], budget: sections.Budget, seed: int) -> None:
+    """Add each counterexample of ``document["hunts"]`` to ``verify/corpus/`` and record where (``saved_to``)."""
+    from ..hunt import HuntResult, save_counterexample
+
+    for h in document.get("hunts") or []:
+        if h["counterexample"] is not None:
+            result = HuntResult(h["claim"], h["matrix"], h["heads"], h["counterexample"], h["step"],
+                                h["witness"], h["examples"], h["elapsed_s"], h["seed"], h["steps_checked"])
+            path = save_counterexample(result, f"python -m verify report --{budget.name} --seed {seed}")
+            h["saved_to"] = os.path.relpath(path)
 
 
 def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers: int, show_progress: bool,
                  save: bool, output_dir: str | None = None, use_cache: bool = False) -> dict[str, Any]:
-    """Run (or load from cache) the chosen sections; return the report document (results.json)."""
+    """Run (or load from cache) the chosen sections; return the report document (results.json).
+
+    The included inputs are read and validated first, so that an invalid one
+    fails before any computation. Writes nothing but cache entries (and, with
+    ``save``, corpus entries).
+    """
     from tqdm import tqdm
 
+    folder = output_dir or "reports"
+    included = {name: _load_included(folder, name) for name in INCLUDED if name in chosen}
     computed = [name for name in chosen if name in COMPUTED]
-    bar = tqdm(total=sum(sections.TASKS[name](budget) for name in computed), desc="report", unit="task",
-               file=sys.stderr, disable=not show_progress or None)
-    timings: dict[str, float] = {}
     document: dict[str, Any] = {
         "budget": budget.__dict__ | {"multi_head_claims": list(budget.multi_head_claims)},
         "seed": seed, "sections": chosen,
     }
+    timings: dict[str, float] = {}
+    bar = tqdm(total=sum(sections.TASKS[name](budget) for name in computed), desc="report", unit="task",
+               file=sys.stderr, disable=not show_progress or None)
     try:
         for name in computed:
             bar.set_postfix_str(name)
-            cache = _cache_path(output_dir, name, budget, seed) if (use_cache and output_dir) else None
-            start = time.perf_counter()
-            if cache and os.path.exists(cache):
-                with open(cache, encoding="utf-8") as handle:
-                    cached = json.load(handle)
-                document[name], timings[name] = cached["data"], cached["seconds"]
-                bar.update(sections.TASKS[name](budget))
-            else:
-                document[name] = COMPUTED[name](budget, seed, workers, lambda: bar.update(1))
-                timings[name] = round(time.perf_counter() - start, 2)
-                if cache:
-                    write_atomic(cache, json.dumps({"data": document[name], "seconds": timings[name]}))
+            cache = _cache_path(folder, name, budget, seed) if (use_cache and output_dir) else None
+            document[name], timings[name] = _run_section(name, budget, seed, workers, bar, cache)
     finally:
         bar.close()
-    for name, relative in INCLUDED.items():
-        if name in chosen:
-            path = os.path.join(output_dir or "reports", relative)
-            if os.path.isdir(path):
-                document[name] = []
-                for file in sorted(Path(path).glob("*.json")):
-                    with open(file, encoding="utf-8") as handle:
-                        document[name].append(json.load(handle))
-            elif os.path.exists(path):
-                with open(path, encoding="utf-8") as handle:
-                    document[name] = json.load(handle)
-            else:
-                document[name] = None
-    if save and "hunts" in document:
-        from ..hunt import HuntResult, save_counterexample
-
-        for h in document["hunts"]:
-            if h["counterexample"] is not None:
-                result = HuntResult(h["claim"], h["matrix"], h["heads"], h["counterexample"], h["step"],
-                                    h["witness"], h["examples"], h["elapsed_s"], h["seed"], h["steps_checked"])
-                path = save_counterexample(result, f"python -m verify report --{budget.name} --seed {seed}")
-                h["saved_to"] = os.path.relpath(path)
+    document.update(included)
+    if save:
+        _save_counterexamples(document, budget, seed)
     if "sentiment" in chosen:
-        document["sentiment_figures_dir"] = os.path.join(output_dir or "reports", "sentiment")
+        document["sentiment_figures_dir"] = os.path.join(folder, "sentiment")
     document["timings_s"] = timings
     document["environment"] = _environment()
     document["command"] = f"python -m verify report --{budget.name} --seed {seed}" + (
@@ -150,28 +364,41 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
     return document
 
 
-def run_report(args) -> int:
-    from .render import build_figures
-
-    chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
+def _chosen_sections(text: str) -> list[str]:
+    """The sections named in ``--sections`` (:class:`InputError` for an unknown one or none)."""
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown or not chosen:
-        raise ValueError(f"--sections: unknown section {unknown[0] if unknown else '(none)'!r} "
+        raise InputError(f"--sections: unknown section {unknown[0] if unknown else '(none)'!r} "
                          f"(choose from {', '.join(SECTIONS)})")
+    return chosen
+
+
+def _publish(output_dir: str, figures: dict[str, bytes], documents: dict[str, str]) -> None:
+    """Write the rendered report: every figure, then every document, each atomically."""
+    for name, png in figures.items():
+        write_atomic(os.path.join(output_dir, "figures", name), png)
+    for name, text in documents.items():
+        write_atomic(os.path.join(output_dir, name), text)
+
+
+def run_report(args) -> int:
+    """``python -m verify report``: build and render everything in memory, then publish it."""
+    chosen = _chosen_sections(args.sections)
     if args.workers < 1:
-        raise ValueError("--workers must be at least 1")
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
     budget = sections.FULL if args.full else sections.QUICK
     start = time.perf_counter()
-    document = build_report(budget, args.seed, chosen, args.workers, not args.no_progress, not args.no_save,
+    document = build_report(budget, args.seed, chosen, args.workers, not args.no_progress, save=False,
                             output_dir=args.output_dir, use_cache=not args.no_cache)
     figures = build_figures(document)
     document["elapsed_s"] = round(time.perf_counter() - start, 1)
-    for name, png in figures.items():
-        write_atomic(os.path.join(args.output_dir, "figures", name), png)
-    write_atomic(os.path.join(args.output_dir, "results.json"), json.dumps(document, indent=1) + "\n")
     markdown = render_markdown(document, figures)
-    write_atomic(os.path.join(args.output_dir, "index.md"), markdown)
-    write_atomic(os.path.join(args.output_dir, "index.html"), render_html(markdown, figures))
+    page = render_html(markdown, figures)
+    if not args.no_save:  # after rendering: a failed render leaves no new corpus entries either
+        _save_counterexamples(document, budget, args.seed)
+    results = json.dumps(document, indent=1) + "\n"
+    _publish(args.output_dir, figures, {"results.json": results, "index.md": markdown, "index.html": page})
     print(f"report written to {args.output_dir}/index.md, index.html and results.json "
           f"in {document['elapsed_s']} s")
     return 0
