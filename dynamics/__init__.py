@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .errors import InputError, LimitError, UserError
 from .config import Config, ConfigError, Head, config_from_dict, load_config
 from .numbers import Expr, NumberError, parse_exact, parse_number
 from .rational import RationalMatrix
@@ -35,6 +36,8 @@ __all__ = [
     "ConfigError",
     "Expr",
     "Head",
+    "InputError",
+    "LimitError",
     "NumberError",
     "RationalMatrix",
     "Trajectory",
@@ -44,6 +47,7 @@ __all__ = [
     "parse_number",
     "simulate",
     "simulate_batch",
+    "UserError",
 ]
 
 BACKENDS = ("exact", "certified", "interval", "float", "torch")
@@ -73,7 +77,7 @@ def simulate(
         ``tau`` (float, torch), ``device`` (torch).
     """
     if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+        raise InputError(f"steps must be >= 0, got {steps}")
     if backend == "exact":
         from .backends.exact import ExactEngine
 
@@ -96,7 +100,7 @@ def simulate(
         from .backends.torch_ import simulate_torch
 
         return simulate_torch(config, steps, progress=progress, **options)
-    raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    raise InputError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
 
 
 def _simulate_job(args):
@@ -123,4 +127,4 @@ def simulate_batch(configs, steps: int, backend: str = "certified", workers: int
 
 def _no_options(backend: str, options: dict[str, Any]) -> None:
     if options:
-        raise ValueError(f"backend {backend!r} takes no options, got {sorted(options)}")
+        raise InputError(f"backend {backend!r} takes no options, got {sorted(options)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from . import BACKENDS, load_config, simulate
+from .errors import InputError
 from .cli import Parser, dump_json, non_negative_int, positive_float, positive_int, progress_bar, run_main, write_atomic
 from .trajectory import Trajectory, state_to_float
 
@@ -44,7 +45,7 @@ def _backend_options(args) -> dict:
         return {"dtype": args.dtype or "float64", "rule": args.rule, "tau": args.tau}
     if args.backend == "torch":
         if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-            raise ValueError(f"--device: expected cpu or cuda, got {args.device!r}")
+            raise InputError(f"--device: expected cpu or cuda, got {args.device!r}")
         return {"dtype": args.dtype or "float32", "rule": args.rule, "tau": args.tau, "device": args.device}
     return {}
 

@@ -60,13 +60,14 @@ positive_float.__name__ = "positive number"
 def run_main(prog: str, main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Call ``main(argv)``; report expected errors as ``prog: error: …`` in one line.
 
-    ``ValueError`` (which includes ``ConfigError`` and ``NumberError``),
-    ``OSError`` and :class:`UserError` are user-facing; anything else is a bug
-    and keeps its traceback. Ctrl-C exits with status 130 and no traceback.
+    :class:`~dynamics.errors.UserError` (which includes ``ConfigError``,
+    ``NumberError`` and ``LimitError``) and ``OSError`` are user-facing: one
+    line on stderr, exit status 2. Anything else is a bug and keeps its
+    traceback. Ctrl-C exits with status 130 and no traceback.
     """
     try:
         return main(argv)
-    except (ValueError, OSError, UserError) as exc:
+    except (UserError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{prog}: error: {message}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ import sys
 import time
 
 from dynamics import load_config, simulate
+from dynamics.errors import InputError
 from dynamics.cli import Parser, dump_json, positive_int, run_main
 
 from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
@@ -168,7 +169,7 @@ def _crosscheck(args) -> int:
     from .strategies import random_config
 
     if not args.configs and not args.random:
-        raise ValueError("crosscheck: give CONFIG files or --random N")
+        raise InputError("crosscheck: give CONFIG files or --random N")
     items = [(path, load_config(path)) for path in args.configs]
     if args.random:
         rng = np.random.default_rng(args.seed)

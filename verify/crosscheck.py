@@ -29,6 +29,7 @@ import numpy as np
 from dynamics import simulate
 from dynamics.backends.certified import score_error_bound
 from dynamics.config import Config
+from dynamics.errors import InputError
 
 __all__ = ["crosscheck", "summarise", "UNIT_ROUNDOFF"]
 
@@ -67,9 +68,9 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
                device: str = "cpu") -> dict[str, Any]:
     """Step-by-step comparison of a float run with the exact dynamics (see module docstring)."""
     if backend not in ("float", "torch"):
-        raise ValueError(f"crosscheck compares float or torch runs, got {backend!r}")
+        raise InputError(f"crosscheck compares float or torch runs, got {backend!r}")
     if dtype not in UNIT_ROUNDOFF:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        raise InputError(f"dtype must be float32 or float64, got {dtype!r}")
     start = time.perf_counter()
     exact = simulate(config, steps, backend="certified")
     options = {"dtype": dtype} | ({"device": device} if backend == "torch" else {})

@@ -25,6 +25,7 @@ from hypothesis.reporting import with_reporter
 
 from dynamics import simulate
 from dynamics.config import Config
+from dynamics.errors import InputError
 from dynamics.parallel import worker_pool
 
 from .claims import CLAIMS, check, check_all
@@ -201,15 +202,15 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
         Processes searching in parallel; the smallest counterexample wins.
     """
     if claim not in CLAIMS + ("all",):
-        raise ValueError(f"unknown claim {claim!r} (choose from {', '.join(CLAIMS)}, all)")
+        raise InputError(f"unknown claim {claim!r} (choose from {', '.join(CLAIMS)}, all)")
     if matrix not in MATRIX_CLASSES:
-        raise ValueError(f"unknown matrix class {matrix!r} (choose from {', '.join(MATRIX_CLASSES)})")
+        raise InputError(f"unknown matrix class {matrix!r} (choose from {', '.join(MATRIX_CLASSES)})")
     if not (1 <= max_n <= 32 and 1 <= max_d <= 5):
-        raise ValueError(f"max-n must be in 1..32 and max-d in 1..5, got {max_n} and {max_d}")
+        raise InputError(f"max-n must be in 1..32 and max-d in 1..5, got {max_n} and {max_d}")
     if not 1 <= heads <= 3:
-        raise ValueError(f"heads must be 1, 2 or 3, got {heads}")
+        raise InputError(f"heads must be 1, 2 or 3, got {heads}")
     if max_examples < 1 or workers < 1 or steps < 1:
-        raise ValueError("max-examples, workers and steps must be positive")
+        raise InputError("max-examples, workers and steps must be positive")
     if workers == 1:
         return _hunt_one(claim, matrix, heads, max_examples, seed, steps, family, max_n, max_d)
     start = time.perf_counter()
@@ -229,7 +230,7 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
 def save_counterexample(result: HuntResult, command: str, directory: str = CORPUS_DIR) -> str:
     """Save a found counterexample as a replayable corpus entry (once); returns its path."""
     if result.counterexample is None:
-        raise ValueError("no counterexample to save")
+        raise InputError("no counterexample to save")
     body = json.dumps(result.counterexample, sort_keys=True)
     digest = hashlib.sha256(f"{result.claim}:{body}".encode()).hexdigest()[:10]
     path = os.path.join(directory, f"{result.claim}-{result.matrix}-h{result.heads}-{digest}.json")

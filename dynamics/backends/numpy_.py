@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..config import Config
+from ..errors import InputError
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory, record_run, state_keys
 
@@ -58,11 +59,11 @@ class FloatEngine:
     def __init__(self, config: Config, dtype: str = "float64", rule: str = "hardmax", tau: float = 1.0):
         config.require_rational("the float backend")
         if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+            raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         if rule not in ("hardmax", "softmax"):
-            raise ValueError(f"rule must be 'hardmax' or 'softmax', got {rule!r}")
+            raise InputError(f"rule must be 'hardmax' or 'softmax', got {rule!r}")
         if rule == "softmax" and not tau > 0:
-            raise ValueError(f"softmax temperature must be > 0, got {tau}")
+            raise InputError(f"softmax temperature must be > 0, got {tau}")
         self.config, self.rule, self.tau = config, rule, tau
         self.dtype = _DTYPES[dtype]
         self.A_T = [_float_matrix(h.A, self.dtype).T.copy() for h in config.heads]

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..config import Config, ConfigError
+from ..errors import InputError
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory, record_run, state_keys
 
@@ -81,7 +82,7 @@ def layer(
                 winners.append(S == S.amax(dim=-1, keepdim=True))
             attended = torch.softmax(S / tau, dim=-1) @ Z
         else:
-            raise ValueError(f"rule must be 'hardmax' or 'softmax', got {rule!r}")
+            raise InputError(f"rule must be 'hardmax' or 'softmax', got {rule!r}")
         out = out + (alpha / total) * attended
     return (out, winners) if return_winners else out
 
@@ -156,7 +157,7 @@ def simulate_torch(
     """
     config.require_rational("the torch backend")
     if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available on this machine")
     step_weights([h.alpha for h in config.heads])  # validates 1 + sum(alpha) != 0
