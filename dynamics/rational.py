@@ -115,8 +115,11 @@ class RationalMatrix:
         return [[format_fraction(x) for x in row] for row in self.fractions()]
 
     def to_numpy(self, dtype=np.float64) -> np.ndarray:
-        """Nearest-float approximation (each entry correctly rounded via Fraction)."""
-        return np.array([[float(x) for x in row] for row in self.fractions()], dtype=dtype)
+        """Nearest-float approximation for plots and comparisons: each entry correctly rounded,
+        ``±inf`` beyond float64's range (:func:`dynamics.floats.approx_float`)."""
+        from .floats import approx_float
+
+        return np.array([[approx_float(x) for x in row] for row in self.fractions()], dtype=dtype)
 
     def max_bits(self) -> int:
         """Bits of the largest numerator entry or of the denominator (size of the numbers)."""

@@ -14,17 +14,18 @@ emits ``follow[0 … K-1]`` and ``leaders[0 … K]``.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .floats import approx_float, approx_str, json_number
 from .rational import RationalMatrix
 from .rules import FollowSets, clusters, leaders, union_follow
 
-__all__ = ["Trajectory", "StopRun", "record_run", "state_keys", "state_to_json", "state_to_float"]
+__all__ = ["Trajectory", "StopRun", "record_run", "state_keys", "state_to_json", "state_to_float", "approx_state"]
 
 
 def state_keys(state: Any) -> list:
@@ -43,21 +44,39 @@ def state_to_json(state: Any) -> list[list]:
     if isinstance(state, RationalMatrix):
         return state.strings()
     if isinstance(state, np.ndarray):
-        return [[_json_float(float(x)) for x in row] for row in state]
-    return [[_json_float(float(x.mid)) for x in row] for row in state]
+        return [[json_number(float(x)) for x in row] for row in state]
+    return [[json_number(float(x.mid)) for x in row] for row in state]
+
+
+def approx_state(state: Any, digits: int = 6) -> list[list[str]]:
+    """Readable approximations of a state's entries, of any magnitude (exact states are never floated).
+
+    Exact entries within ``1e-4 … 1e6`` read as fixed-point (``" 0.333333"``),
+    others in scientific notation computed exactly (``" 1.00000e+400"``);
+    float states are printed as they are.
+    """
+    if isinstance(state, RationalMatrix):
+        return [[_approx_entry(x, digits) for x in row] for row in state.fractions()]
+    return [[f"{float(x.mid) if hasattr(x, 'mid') else float(x): .{digits}f}" for x in row] for row in state]
+
+
+def _approx_entry(x: Fraction, digits: int) -> str:
+    if x == 0 or Fraction(1, 10**4) <= abs(x) < 10**6:
+        return f"{approx_float(x): .{digits}f}"
+    return f"{'' if x < 0 else ' '}{approx_str(x, digits)}"
 
 
 def state_to_float(state: Any) -> np.ndarray:
-    """A float64 array approximating the state (interval midpoints)."""
+    """A float64 array approximating the state (interval midpoints), for plots and float comparisons.
+
+    Exact entries beyond float64's range saturate to ``±inf`` (see
+    :meth:`~dynamics.rational.RationalMatrix.to_numpy`).
+    """
     if isinstance(state, RationalMatrix):
         return state.to_numpy()
     if isinstance(state, np.ndarray):
         return state.astype(np.float64)
     return np.array([[float(x.mid) for x in row] for row in state], dtype=np.float64)
-
-
-def _json_float(x: float) -> float | str:
-    return x if math.isfinite(x) else str(x)
 
 
 @dataclass

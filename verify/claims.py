@@ -29,6 +29,7 @@ from fractions import Fraction
 from typing import Any, Callable
 
 from dynamics.config import Config
+from dynamics.floats import approx_float, json_number
 from dynamics.numbers import format_fraction
 from dynamics.trajectory import Trajectory
 
@@ -65,7 +66,7 @@ class Verdict:
             out["reason"] = self.reason
         if self.violations:
             out["violations"] = self.violations
-            out["max_violation"] = self.max_violation
+            out["max_violation"] = json_number(self.max_violation)
         out.update(self.extra)
         return out
 
@@ -124,7 +125,7 @@ def check_P2(a: Analysis, claim: str = "P2") -> Verdict:
                 lost = i not in a.leaders[l]
                 if moved or lost:
                     count += 1
-                    drift = max(abs(float(x - y)) for x, y in zip(a.rows[l][i], a.rows[k][i]))
+                    drift = approx_float(max(abs(x - y) for x, y in zip(a.rows[l][i], a.rows[k][i])))
                     worst = max(worst, drift)
                     if first is None:
                         first = {"leader_at": k, "token": i, "broken_at": l, "moved": moved,
@@ -199,7 +200,7 @@ def check_D2(a: Analysis) -> Verdict:
             before, after = norm(a.rows[k][i]), norm(a.rows[k + 1][i])
             if after < before:
                 count += 1
-                worst = max(worst, float(before - after))
+                worst = max(worst, approx_float(before - after))
                 if first is None:
                     first = {"step": k, "token": i, "norm_before": format_fraction(before),
                              "norm_after": format_fraction(after)}

@@ -30,27 +30,33 @@ from dynamics import simulate
 from dynamics.backends.certified import score_error_bound
 from dynamics.config import Config
 from dynamics.errors import InputError
+from dynamics.floats import approx_float, float_config
 
 __all__ = ["crosscheck", "summarise", "UNIT_ROUNDOFF"]
 
-UNIT_ROUNDOFF = {"float64": (2.0 ** -53, 2.0 ** -1074), "float32": (2.0 ** -24, 2.0 ** -149)}
+#: ``(u, μ)`` of each dtype: unit roundoff and the absolute underflow unit (the smallest normal number);
+#: see :mod:`dynamics.backends.certified` for the bound they enter.
+UNIT_ROUNDOFF = {"float64": (2.0 ** -53, 2.0 ** -1022), "float32": (2.0 ** -24, 2.0 ** -126)}
 
 
-def _uncertain(state: np.ndarray, follow_by_head, heads, dtype: str) -> list[int]:
+def _uncertain(state: np.ndarray, follow_by_head, matrices: list[np.ndarray], dtype: str) -> list[int]:
     """Rows whose float decision the error bound cannot certify (state = the float run's own)."""
-    u, tiny = UNIT_ROUNDOFF[dtype]
+    u, mu = UNIT_ROUNDOFF[dtype]
     Z = state.astype(np.float64)  # exact values of the float state
     n = Z.shape[0]
     keys = [Z[i].tobytes() for i in range(n)]
     bad: set[int] = set()
-    for head, follow in zip(heads, follow_by_head):
-        A = np.array([[float(x) for x in row] for row in head.A])
-        # The float code computed the scores from its own (rounded) A in its dtype.
-        Aq = A.astype(np.float32 if dtype == "float32" else np.float64)
-        S = (Z.astype(Aq.dtype) @ Aq.T.astype(Aq.dtype)) @ Z.astype(Aq.dtype).T
-        B = score_error_bound(Z, A, unit_roundoff=u, tiny=tiny)
-        S = S.astype(np.float64)
+    for A, follow in zip(matrices, follow_by_head):
+        # The float code computed the scores from its own (rounded) A in its dtype, unscaled:
+        # an overflow there makes S or B non-finite, and such a row is uncertain.
+        with np.errstate(over="ignore", invalid="ignore"):
+            S = ((Z.astype(A.dtype) @ A.T) @ Z.astype(A.dtype).T).astype(np.float64)
+        B = score_error_bound(Z, A, unit_roundoff=u, underflow=mu)
+        finite = np.isfinite(S).all(axis=1) & np.isfinite(B).all(axis=1)
         for i in range(n):
+            if not finite[i]:
+                bad.add(i)
+                continue
             chosen = follow[i]
             lowest_chosen = min(S[i, j] - B[i, j] for j in chosen)
             for j in range(n):
@@ -71,6 +77,7 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
         raise InputError(f"crosscheck compares float or torch runs, got {backend!r}")
     if dtype not in UNIT_ROUNDOFF:
         raise InputError(f"dtype must be float32 or float64, got {dtype!r}")
+    _, matrices, _ = float_config(config, dtype)  # refuses values beyond the dtype's range, before any work
     start = time.perf_counter()
     exact = simulate(config, steps, backend="certified")
     options = {"dtype": dtype} | ({"device": device} if backend == "torch" else {})
@@ -83,10 +90,10 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
         exact_heads = exact.follow_by_head[k] if exact.follow_by_head else (exact.follow[k],)
         float_heads = floats.follow_by_head[k] if floats.follow_by_head else (floats.follow[k],)
         wrong = sorted({i for fe, ff in zip(exact_heads, float_heads) for i in range(config.n) if fe[i] != ff[i]})
-        uncertain = _uncertain(floats.states[k], float_heads, config.heads, dtype)
+        uncertain = _uncertain(floats.states[k], float_heads, matrices, dtype)
         exact_state = exact.states[k].fractions()
-        dev = max(abs(float(Fraction(float(x)) - y)) for row_f, row_e in zip(floats.states[k], exact_state)
-                  for x, y in zip(row_f, row_e))
+        dev = approx_float(max(abs(Fraction(float(x)) - y) for row_f, row_e in zip(floats.states[k], exact_state)
+                  for x, y in zip(row_f, row_e)))
         if wrong and first is None:
             first = k
         out_steps.append({"step": k, "agree": not wrong, "uncertain_rows": uncertain, "wrong_rows": wrong,

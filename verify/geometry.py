@@ -23,6 +23,8 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import nnls
 
+from dynamics.floats import approx_float
+
 Point = Sequence[Fraction]
 
 __all__ = ["HullCertificate", "hull_membership", "is_vertex", "verify_certificate"]
@@ -48,8 +50,8 @@ class HullCertificate:
         """Euclidean distance of ``x`` beyond the separating hyperplane (0 if inside)."""
         if self.inside:
             return 0.0
-        norm = float(sum(w * w for w in self.normal)) ** 0.5
-        return float(self.margin) / norm if norm else float("inf")
+        norm2 = sum(w * w for w in self.normal)
+        return approx_float(self.margin * self.margin / norm2) ** 0.5 if norm2 else float("inf")
 
 
 def _dot(u: Sequence[Fraction], v: Sequence[Fraction]) -> Fraction:
@@ -104,10 +106,15 @@ def _solve_exact(columns: list[list[Fraction]], rhs: list[Fraction]) -> list[Fra
 def _float_proposal(points: Sequence[Point], x: Point) -> HullCertificate | None:
     """NNLS in floats proposes a support; weights are re-solved and checked exactly."""
     m, d = len(points), len(x)
+    # Scale the coordinates by one power of two (λ is unchanged) so that the floats neither
+    # overflow nor all underflow, whatever the magnitude of the exact numbers.
+    top = max((v.numerator.bit_length() - v.denominator.bit_length() for p in (*points, x) for v in p if v),
+              default=0)
+    scale = Fraction(2) ** -top
     A = np.empty((d + 1, m))
-    A[:d] = np.array([[float(v) for v in p] for p in points]).T
+    A[:d] = np.array([[approx_float(v * scale) for v in p] for p in points]).T
     A[d] = 1.0
-    b = np.array([float(v) for v in x] + [1.0])
+    b = np.array([approx_float(v * scale) for v in x] + [1.0])
     scale = max(1.0, float(np.abs(A).max()))
     weights, residual = nnls(A / scale, b / scale)
     if residual > 1e-6:

@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 from dynamics.backends.exact import ExactEngine
 from dynamics.config import Config
+from dynamics.floats import approx_float, json_number
 from dynamics.numbers import format_fraction
 from dynamics.rules import leaders as leaders_rule
 from dynamics.rules import step_weights, union_follow
@@ -85,7 +86,7 @@ class LimitResult:
             "leaders": list(self.leaders),
             "in_S": self.in_S,
             "reason": self.reason,
-            "max_gap_by_step": self.gaps,
+            "max_gap_by_step": [json_number(g) for g in self.gaps],
             "elapsed_s": round(self.elapsed_s, 6),
         }
 
@@ -231,4 +232,4 @@ def _max_gap(Z, A, follow) -> float:
     for i, z in enumerate(Z):
         Az = _matvec(A, z)
         worst = max(worst, _dot(Az, Z[follow[i][0]]) - _dot(Az, z))
-    return float(worst)
+    return approx_float(worst)

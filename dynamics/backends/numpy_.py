@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import InputError
+from ..floats import float_config, float_rows
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory, record_run, state_keys
 
@@ -35,10 +36,6 @@ def softmax_attention(scores: np.ndarray, tau: float) -> np.ndarray:
     shifted = (scores - scores.max(axis=-1, keepdims=True)) / tau
     weights = np.exp(shifted)
     return weights / weights.sum(axis=-1, keepdims=True)
-
-
-def _float_matrix(rows, dtype) -> np.ndarray:
-    return np.array([[float(x) for x in row] for row in rows], dtype=dtype)
 
 
 class FloatEngine:
@@ -66,13 +63,14 @@ class FloatEngine:
             raise InputError(f"softmax temperature must be > 0, got {tau}")
         self.config, self.rule, self.tau = config, rule, tau
         self.dtype = _DTYPES[dtype]
-        self.A_T = [_float_matrix(h.A, self.dtype).T.copy() for h in config.heads]
+        self._tokens, matrices, _ = float_config(config, dtype)
+        self.A_T = [A.T.copy() for A in matrices]
         c0, ch = step_weights([h.alpha for h in config.heads])
-        self.c0 = self.dtype(float(c0))
-        self.ch = [self.dtype(float(c)) for c in ch]
+        weights = float_rows([[c0, *ch]], dtype, config.source, "alpha: the step weights 1/(1+Σα), α/(1+Σα)")[0]
+        self.c0, self.ch = weights[0], list(weights[1:])
 
     def initial_state(self) -> np.ndarray:
-        return _float_matrix(self.config.tokens, self.dtype)
+        return self._tokens.copy()
 
     def scores(self, Z: np.ndarray) -> list[np.ndarray]:
         """``S_h = (Z A_hᵀ) Zᵀ`` for every head."""

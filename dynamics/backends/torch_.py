@@ -23,8 +23,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..config import Config, ConfigError
+from ..config import Config
 from ..errors import InputError
+from ..floats import float_config, float_rows
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory, record_run, state_keys
 
@@ -126,15 +127,30 @@ def run_layers(
 
 def heads_from_config(config: Config, dtype: torch.dtype, device: str | torch.device) -> list[TorchHead]:
     """Torch heads ``(A_h, alpha_h)``; identity matrices become ``None``."""
+    name = str(dtype).removeprefix("torch.")
+    _, matrices, alphas = float_config(config, name)
     heads = []
-    for h in config.heads:
+    for h, A, alpha in zip(config.heads, matrices, alphas):
         d = len(h.A)
         is_identity = all(h.A[i][j] == (1 if i == j else 0) for i in range(d) for j in range(d))
-        A = None if is_identity else torch.tensor(
-            [[float(x) for x in row] for row in h.A], dtype=dtype, device=device
-        )
-        heads.append((A, float(h.alpha)))
+        heads.append((None if is_identity else torch.tensor(A, dtype=dtype, device=device), alpha))
     return heads
+
+
+def check_device(device: str) -> torch.device:
+    """``device`` as a ``torch.device``: CPU, or a CUDA device that exists; else a one-line InputError."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"--device: expected cpu, cuda or cuda:N, got {device!r}") from None
+    if parsed.type not in ("cpu", "cuda"):
+        raise InputError(f"--device: expected cpu, cuda or cuda:N, got {device!r}")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {device}: no CUDA device is available on this machine")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise InputError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return parsed
 
 
 def _follow_sets(W: torch.Tensor) -> FollowSets:
@@ -158,12 +174,11 @@ def simulate_torch(
     config.require_rational("the torch backend")
     if dtype not in _DTYPES:
         raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available on this machine")
+    device = str(check_device(device))
     step_weights([h.alpha for h in config.heads])  # validates 1 + sum(alpha) != 0
     tdtype = _DTYPES[dtype]
     heads = heads_from_config(config, tdtype, device)
-    Z0 = torch.tensor([[float(x) for x in row] for row in config.tokens], dtype=tdtype, device=device)[None]
+    Z0 = torch.tensor(float_rows(config.tokens, dtype, config.source, "tokens"), dtype=tdtype, device=device)[None]
     computed: dict[int, torch.Tensor] = {}
 
     def decide(Z: torch.Tensor):

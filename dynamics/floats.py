@@ -1,0 +1,137 @@
+"""Where exact numbers become floats: explicitly, and only where a float is asked for.
+
+Exact values may lie far outside float64's range (``"1e400"``, a 310-digit
+integer, ``2^-1100``). Three kinds of conversion, each for one purpose:
+
+* :func:`float_rows` — the *input* of a float backend (NumPy, torch): each
+  entry rounded to the nearest float of the backend's dtype; a finite value
+  beyond the dtype's range is a :class:`~dynamics.config.ConfigError` naming
+  the field ("outside the float32 range"), never an ``inf`` or a traceback.
+  Values below the smallest subnormal round to zero, as float code would.
+* :func:`approx_float` — a *measurement* (a drift, a distance, a gap) as the
+  nearest float, saturating to ``±inf`` beyond the range; :func:`json_number`
+  writes such a measurement to JSON (``"inf"`` as a string).
+* :func:`approx_str` — a *readable* decimal approximation of an exact number
+  of any magnitude (``"1.00000e+400"``), computed in integer arithmetic.
+
+Exact output (trajectories, limits, witnesses) never goes through floats: it is
+printed by :func:`dynamics.numbers.format_fraction`.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["FLOAT_MAX", "float_rows", "float_config", "approx_float", "approx_str", "json_number"]
+
+#: Largest finite value of each float dtype.
+FLOAT_MAX = {"float64": Fraction(np.finfo(np.float64).max.item()),
+             "float32": Fraction(np.finfo(np.float32).max.item())}
+
+
+def _rounds_to_infinity(x: Fraction, dtype: str) -> bool:
+    """True if round-to-nearest of ``x`` in ``dtype`` overflows (``|x| ≥ max + ulp(max)/2``)."""
+    big = FLOAT_MAX[dtype]
+    mantissa = 53 if dtype == "float64" else 24
+    half_ulp = big / (2 ** mantissa - 1) / 2  # max = (2^p − 1) · 2^(emax − p + 1): ulp(max) = max / (2^p − 1)
+    return abs(x) >= big + half_ulp
+
+
+def float_rows(rows: Sequence[Sequence[Fraction]], dtype: str, source: str, where: str) -> np.ndarray:
+    """Exact rows rounded to ``dtype`` (``"float64"``/``"float32"``), refusing values beyond its range.
+
+    Parameters
+    ----------
+    rows
+        Rows of exact numbers.
+    dtype
+        The float format of the backend.
+    source
+        The config's name (its path), for the error message.
+    where
+        The field the rows come from (``"tokens"``, ``"A"``, ``"heads[1].A"``),
+        for the error message.
+
+    Raises
+    ------
+    dynamics.config.ConfigError
+        ``c.json: field 'tokens[3][0]': 1.00e+400 is outside the float64 range (±1.8e+308); use the exact or certified backend``.
+    """
+    from .config import ConfigError
+
+    out = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=np.float64)
+    for i, row in enumerate(rows):
+        for k, x in enumerate(row):
+            if _rounds_to_infinity(x, dtype):
+                limit = float(FLOAT_MAX[dtype])
+                raise ConfigError(f"{source}: field '{where}[{i}][{k}]': {approx_str(x, 3)} is outside the {dtype} range "
+                                  f"(±{limit:.2g}); use the exact or certified backend")
+            out[i, k] = x.numerator / x.denominator  # correctly rounded, 0.0 below the subnormals
+    result = out.astype(dtype)
+    if not np.isfinite(result).all():  # a value on the rounding boundary, rounded twice (float64, then float32)
+        i, k = (int(v) for v in np.argwhere(~np.isfinite(result))[0])
+        raise ConfigError(f"{source}: field '{where}[{i}][{k}]': {approx_str(rows[i][k], 3)} is outside the {dtype} range; "
+                          "use the exact or certified backend")
+    return result
+
+
+def approx_float(x: Fraction | int) -> float:
+    """The nearest float64 to ``x``, or ``±inf`` beyond the range (for measurements, not for arithmetic)."""
+    x = Fraction(x)
+    try:
+        return x.numerator / x.denominator
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf
+
+
+def json_number(x: float) -> float | str:
+    """A float measurement for JSON: itself if finite, else ``"inf"``, ``"-inf"`` or ``"nan"``."""
+    return x if math.isfinite(x) else str(x)
+
+
+def approx_str(x: Fraction | int, digits: int = 6) -> str:
+    """``x`` in decimal scientific notation with ``digits`` significant digits, for any magnitude.
+
+    Computed in integer arithmetic (no float conversion), correctly rounded
+    (ties away from zero), e.g. ``approx_str(Fraction(10**400, 3), 4) == "3.333e+399"``.
+    """
+    x = Fraction(x)
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    # 10^e ≤ x < 10^(e+1); start from the estimate through the bit lengths and correct it.
+    e = math.floor((x.numerator.bit_length() - x.denominator.bit_length()) * math.log10(2))
+    while x >= Fraction(10) ** (e + 1):
+        e += 1
+    while x < Fraction(10) ** e:
+        e -= 1
+    scaled = x * Fraction(10) ** (digits - 1 - e)  # in [10^(digits-1), 10^digits)
+    m = int(scaled + Fraction(1, 2))
+    if m >= 10 ** digits:
+        m //= 10
+        e += 1
+    text = str(m)
+    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+    return f"{sign}{mantissa}e{e:+03d}"
+
+
+def float_config(config, dtype: str) -> tuple[np.ndarray, list[np.ndarray], list[float]]:
+    """A rational config in a float dtype: ``(tokens, [A_h], [alpha_h])``, range-checked field by field.
+
+    ``tokens`` and each ``A_h`` come from :func:`float_rows`; each ``alpha_h``
+    is rounded to float64 (and refused if it overflows). Raises
+    :class:`~dynamics.config.ConfigError` naming the first field outside the
+    dtype's range.
+    """
+    multi = len(config.heads) > 1
+    tokens = float_rows(config.tokens, dtype, config.source, "tokens")
+    matrices = [float_rows(h.A, dtype, config.source, f"heads[{k}].A" if multi else "A")
+                for k, h in enumerate(config.heads)]
+    alphas = [float_rows([[h.alpha]], dtype, config.source, f"heads[{k}].alpha" if multi else "alpha")[0, 0].item()
+              for k, h in enumerate(config.heads)]
+    return tokens, matrices, alphas
