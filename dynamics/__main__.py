@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from . import BACKENDS, load_config, simulate
-from .errors import InputError
-from .cli import Parser, dump_json, non_negative_int, positive_float, positive_int, progress_bar, run_main, write_atomic
-from .trajectory import Trajectory, state_to_float
+from .cli import (Parser, check_output_path, dump_json, exit_codes_epilog, non_negative_int, positive_float,
+                  positive_int, progress_bar, run_main, write_output)
+from .trajectory import Trajectory, approx_state
 
 PROG = "python -m dynamics"
 
@@ -15,7 +16,8 @@ PROG = "python -m dynamics"
 def build_parser() -> Parser:
     parser = Parser(prog=PROG, description="Simulate hardmax attention dynamics (SPEC §1).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    sim = sub.add_parser("simulate", help="run the dynamics on a JSON config")
+    sim = sub.add_parser("simulate", help="run the dynamics on a JSON config", epilog=exit_codes_epilog(),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     sim.add_argument("config", help="JSON config file (SPEC §5)")
     sim.add_argument("--steps", type=non_negative_int, default=30, help="number of layers K (default 30)")
     sim.add_argument("--backend", choices=BACKENDS, default="exact", help="arithmetic (default exact)")
@@ -31,7 +33,9 @@ def build_parser() -> Parser:
     sim.add_argument("--allow-nonpositive-alpha", action="store_true",
                      help="accept alpha <= 0 (outside the paper's hypotheses)")
     sim.add_argument("--json", action="store_true", help="print the SPEC §5 JSON document")
-    sim.add_argument("--output", metavar="FILE", help="also write the JSON document to FILE (atomically)")
+    sim.add_argument("--output", metavar="FILE",
+                     help="also write the JSON document to FILE: a regular file is replaced atomically, "
+                          "a device or FIFO (/dev/null, /dev/stdout) written through; never the config itself")
     sim.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -44,8 +48,6 @@ def _backend_options(args) -> dict:
     if args.backend == "float":
         return {"dtype": args.dtype or "float64", "rule": args.rule, "tau": args.tau}
     if args.backend == "torch":
-        if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-            raise InputError(f"--device: expected cpu or cuda, got {args.device!r}")
         return {"dtype": args.dtype or "float32", "rule": args.rule, "tau": args.tau, "device": args.device}
     return {}
 
@@ -82,11 +84,10 @@ def summary(traj: Trajectory, config_path: str) -> str:
         if followers:
             shown = followers[:20] + (["…"] if len(followers) > 20 else [])
             lines.append(f"followers at step {last} (token -> tokens it follows): " + ", ".join(shown))
-    final = state_to_float(traj.states[-1])
     if traj.n <= 16:
         lines.append(f"tokens at step {K} (approximately):")
-        for i, row in enumerate(final):
-            lines.append(f"  {i:3d}  " + "  ".join(f"{x: .6f}" for x in row))
+        for i, row in enumerate(approx_state(traj.states[-1])):
+            lines.append(f"  {i:3d}  " + "  ".join(row))
     groups = traj.clusters()
     lines.append(f"distinct token values at step {K}: {len(groups)}")
     return "\n".join(lines)
@@ -94,6 +95,8 @@ def summary(traj: Trajectory, config_path: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.output:
+        check_output_path(args.output, inputs=[args.config])  # fail before simulating
     config = load_config(args.config, allow_nonpositive_alpha=args.allow_nonpositive_alpha)
     options = _backend_options(args)
     bar = progress_bar(args.steps, f"{args.backend} steps", enabled=not args.no_progress and args.steps >= 50)
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json or args.output:
         document = dump_json(traj.to_json())
     if args.output:
-        write_atomic(args.output, document)
+        write_output(args.output, document, inputs=[args.config])
     if args.json:
         sys.stdout.write(document)
     else:

@@ -5,7 +5,13 @@
 * :func:`run_main`: runs a command, turning expected failures (bad config,
   bad option, unreadable file) into one-line messages and a non-zero exit.
 * :func:`write_atomic`: write a file through a temporary file and a rename, so
-  that an interrupted run never leaves a half-written output.
+  that an interrupted run never leaves a half-written output (internal files:
+  reports, caches; it refuses to rename over anything but a regular file).
+* :func:`check_output_path` / :func:`write_output`: the rules for a path the
+  user names (``--output FILE``): regular files and new paths are replaced
+  atomically, character devices and FIFOs (``/dev/null``, ``/dev/stdout``) are
+  written straight through, anything else is refused, and so is the input.
+* :func:`exit_codes_epilog`: the exit-code table for a command's ``--help``.
 * :func:`progress_bar`: a tqdm bar on stderr (silent when stderr is not a TTY).
 """
 
@@ -14,11 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import stat
 import sys
 import tempfile
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, Iterable, Literal, NoReturn
 
-from .errors import UserError
+from .errors import InputError, UserError
 
 
 class Parser(argparse.ArgumentParser):
@@ -67,6 +75,10 @@ def run_main(prog: str, main: Callable[[list[str] | None], int], argv: list[str]
     """
     try:
         return main(argv)
+    except BrokenPipeError:  # `… | head`: the reader left; stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit raises nothing
+        return 141
     except (UserError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{prog}: error: {message}", file=sys.stderr)
@@ -76,14 +88,211 @@ def run_main(prog: str, main: Callable[[list[str] | None], int], argv: list[str]
         return 130
 
 
+def exit_codes_epilog(strict: bool = False) -> str:
+    """The exit codes of a command, for its ``--help`` epilog (SPEC §5).
+
+    Parameters
+    ----------
+    strict
+        Whether the command has ``--strict`` (exit status 1 when a checked claim fails).
+
+    Returns
+    -------
+    str
+        A few lines, meant for ``argparse.RawDescriptionHelpFormatter``.
+    """
+    lines = ["exit codes:", "  0    success"]
+    if strict:
+        lines.append("  1    a checked claim fails (only with --strict)")
+    lines += ["  2    bad input or a limit exceeded (one line on stderr, nothing written)",
+              "  130  interrupted (Ctrl-C)"]
+    return "\n".join(lines)
+
+
+_FD_ALIAS = re.compile(r"^/dev/(stdin|stdout|stderr|fd/\d+)$|^/proc/(self|thread-self|\d+)/fd/\d+$")
+_KINDS = ((stat.S_ISDIR, "directory"), (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"),
+          (stat.S_ISCHR, "character device"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISREG, "regular file"))
+
+
+def _file_kind(mode: int) -> str:
+    """A name for the file type in ``mode`` (``st_mode``), for error messages."""
+    return next((name for test, name in _KINDS if test(mode)), "special file")
+
+
+def _stat(path: str) -> os.stat_result | None:
+    """``os.stat(path)`` (through symlinks), or ``None`` when nothing is there."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _is_fd_alias(path: str) -> bool:
+    """Whether ``path``, or a symlink on the way to its target, names an open descriptor.
+
+    ``/dev/stdout``, ``/dev/fd/N`` and ``/proc/self/fd/N`` name whatever the
+    descriptor is open on (a pipe, a terminal, a redirected file): such paths
+    are written through, never replaced by a rename.
+    """
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on symlink hops
+        folder, name = os.path.split(current)
+        current = os.path.join(os.path.realpath(folder), name)
+        if _FD_ALIAS.match(current):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.normpath(os.path.join(folder, os.readlink(current)))
+    return False
+
+
+def _refuse_inputs(label: str, target: os.stat_result, inputs: Iterable[str]) -> None:
+    """Raise :class:`InputError` when ``target`` is the same regular file as one of ``inputs``."""
+    for source in inputs:
+        found = _stat(source)
+        if found is not None and stat.S_ISREG(found.st_mode) and os.path.samestat(found, target):
+            raise InputError(f"{label}: is the input file {source}; refusing to overwrite it")
+
+
+def _check_folder(label: str, folder: str) -> None:
+    """Raise :class:`InputError` unless a new file can be created in ``folder``."""
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise InputError(f"{label}: folder {folder} {what}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{label}: cannot create files in folder {folder} (permission denied)")
+
+
+OutputPlan = tuple[Literal["atomic", "stream"], str]
+
+
+def check_output_path(path: str, *, inputs: Iterable[str] = (), option: str = "--output") -> OutputPlan:
+    """Validate a path the user names for output, before any work starts.
+
+    Parameters
+    ----------
+    path
+        The path as given on the command line.
+    inputs
+        Input files of the command; writing over one of them is refused
+        (compared by device and inode, so through symlinks and hard links too).
+    option
+        The option that named ``path``, for messages.
+
+    Returns
+    -------
+    (mode, target)
+        ``("atomic", real_path)`` for a regular file or a new path (replaced
+        through a temporary file and a rename; symlinks are kept and their
+        target replaced), ``("stream", path)`` for a character device, a FIFO
+        or an open descriptor (``/dev/stdout``): opened for writing, never
+        renamed over.
+
+    Raises
+    ------
+    InputError
+        ``path`` is a directory, a block device, a socket or another special
+        file; it is one of ``inputs``; or its folder is missing or not writable.
+    """
+    label = f"{option} {path}"
+    found = _stat(path)
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        raise InputError(f"{label}: is a directory, not a file")
+    if _is_fd_alias(path):
+        return "stream", path
+    if found is not None and (stat.S_ISCHR(found.st_mode) or stat.S_ISFIFO(found.st_mode)):
+        return "stream", path
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        raise InputError(f"{label}: is a {_file_kind(found.st_mode)}; "
+                         "expected a regular file, a character device or a FIFO")
+    if found is not None:
+        _refuse_inputs(label, found, inputs)
+    target = os.path.realpath(path)
+    _check_folder(label, os.path.dirname(target))
+    return "atomic", target
+
+
+def write_output(path: str, content: str | bytes, *, inputs: Iterable[str] = (),
+                 option: str = "--output") -> None:
+    """Write ``content`` to a path the user named, following :func:`check_output_path`.
+
+    Regular files and new paths are replaced atomically (an interrupted run
+    leaves the old content); character devices, FIFOs and ``/dev/stdout`` are
+    opened for writing and written straight through, so ``/dev/null`` stays a
+    device. Call :func:`check_output_path` before the work starts as well, so
+    that a bad path fails before anything is computed.
+
+    Parameters
+    ----------
+    path
+        The path as given on the command line.
+    content
+        Text (written as UTF-8) or bytes.
+    inputs
+        Input files that must not be overwritten.
+    option
+        The option that named ``path``, for messages.
+    """
+    mode, target = check_output_path(path, inputs=inputs, option=option)
+    if mode == "atomic":
+        write_atomic(target, content)
+        return
+    sys.stdout.flush()  # keep the order of what reaches /dev/stdout
+    if _is_stdout(target):  # through our own stream: a reopened redirected file would start at offset 0
+        stream = sys.stdout.buffer if isinstance(content, bytes) else sys.stdout
+        stream.write(content)
+        stream.flush()
+        return
+    if isinstance(content, bytes):
+        with open(target, "wb") as handle:
+            handle.write(content)
+    else:
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(content)
+
+
+def _is_stdout(path: str) -> bool:
+    """Whether ``path`` is the file that ``sys.stdout`` is open on (``/dev/stdout``, the same pipe or file)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
+        return False
+
+
+def _refuse_special(path: str) -> os.stat_result | None:
+    """``os.stat(path)``, raising :class:`InputError` if something other than a regular file is there."""
+    found = _stat(path)
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        raise InputError(f"{path}: is a {_file_kind(found.st_mode)}, not a regular file; refusing to replace it")
+    return found
+
+
 def write_atomic(path: str, content: str | bytes) -> None:
-    """Write text or bytes to ``path`` via a temporary file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
+    """Write text or bytes to ``path`` via a temporary file in the same folder and a rename.
+
+    For internal files (reports, caches, checkpoints); paths the user names go
+    through :func:`write_output`. Missing folders are created. A symlink is
+    kept and its target replaced; an existing file keeps its permission bits.
+
+    Raises
+    ------
+    InputError
+        Something other than a regular file (a device, a FIFO, a directory, a
+        socket) is at ``path``: it is never renamed over.
+    """
+    _refuse_special(path)  # before resolving: /dev/stdout resolves to a name like 'pipe:[…]'
+    path = os.path.realpath(path)
+    old = _refuse_special(path)
+    folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
+    if old is not None:
+        mode = stat.S_IMODE(old.st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)  # mkstemp creates 0600; give the file ordinary (or its old) permissions
     try:
         if isinstance(content, bytes):
             with os.fdopen(fd, "wb") as handle:
@@ -91,6 +300,7 @@ def write_atomic(path: str, content: str | bytes) -> None:
         else:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(content)
+        _refuse_special(path)  # again: something may have appeared there meanwhile
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

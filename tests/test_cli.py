@@ -44,9 +44,17 @@ def test_summary_mode(capsys):
 
 def test_output_file_is_written_atomically(tmp_path, capsys):
     target = tmp_path / "out" / "traj.json"
+    target.parent.mkdir()  # --output does not create folders (tests/test_output.py)
+    target.write_text("old")
     assert main(["simulate", EMERGING, "--steps", "2", "--output", str(target)]) == 0
     assert json.loads(target.read_text())["steps"] == 2
     assert [p.name for p in target.parent.iterdir()] == ["traj.json"]
+
+
+def test_help_lists_exit_codes():
+    result = cli("simulate", "--help")
+    assert result.returncode == 0
+    assert "exit codes:" in result.stdout and "130  interrupted" in result.stdout
 
 
 @pytest.mark.parametrize(

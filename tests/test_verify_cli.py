@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from verify.__main__ import main
 from verify.claims import CLAIMS
 
@@ -117,3 +119,90 @@ def test_report_sentiment_section_renders_the_results_tables():
     assert "| 16 | 0.846 | 0.866 | 0.882 | **0.870** | yes |" in text
     assert "| 16 | 10 | 0 | 1 | 0 | 2 | 3/99 | 1 |" in text and "`python -m sentiment train --dim 16`" in text
     assert "Not run yet" in "\n".join(_sentiment({}, {}))
+
+
+# --- --strict: exit 1 when a checked claim fails (SPEC §5 exit codes) --------------------------
+
+INDEFINITE = {"tokens": [[0, 0], [0, -1]], "A": [[1, 0], [0, -1]], "alpha": 1}  # P3 fails
+ROTATION = {"tokens": [[0, 0], [0, -1]], "A": [[0, -1], [1, 0]], "alpha": 1}  # never provably frozen
+
+
+def verify_cli(*args):
+    return subprocess.run([sys.executable, "-m", "verify", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_check_strict_exit_codes(write_json, capsys):
+    indefinite = write_json(INDEFINITE)
+    failed = verify_cli("check", indefinite, "--steps", "5", "--strict", "--json")
+    assert failed.returncode == 1, failed.stderr
+    doc = json.loads(failed.stdout)
+    assert doc["claims"]["P3"]["holds"] is False and "P3" in doc["strict_failed"]
+    assert all(doc["claims"][c]["holds"] is False for c in doc["strict_failed"])
+    assert len(failed.stderr.strip().splitlines()) == 1 and "P3" in failed.stderr
+    bad = verify_cli("check", "missing.json", "--strict")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and bad.stdout == ""
+    assert main(["check", indefinite, "--steps", "5", "--json"]) == 0  # without --strict: unchanged
+    assert "strict_failed" not in json.loads(capsys.readouterr().out)
+    assert main(["check", indefinite, "--steps", "5", "--strict"]) == 1
+    assert "P3: FAILS" in capsys.readouterr().out
+
+
+def test_null_verdicts_do_not_fail_strict(capsys):
+    # D3 is null (not applicable) under H: it does not fail --strict
+    assert main(["check", EMERGING, "--steps", "5", "--strict", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["claims"]["D3"]["holds"] is None and doc["strict_failed"] == []
+
+
+def test_limit_strict_exit_codes(write_json, capsys):
+    assert main(["limit", EMERGING, "--strict", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["strict_failed"] == []
+    rotation = write_json(ROTATION)
+    assert main(["limit", rotation, "--max-steps", "20", "--json"]) == 0
+    assert main(["limit", rotation, "--max-steps", "20", "--strict", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out.splitlines()[-1])["strict_failed"] == ["not certified"]
+    assert "not certified" in err
+
+
+def test_limit_strict_fails_on_points_outside_S(monkeypatch, capsys):
+    from verify.limits import LimitResult
+
+    fake = LimitResult(certified=True, certified_at=0, steps_run=0, limit=[], clusters=[[0], [1]],
+                       leaders=(0,), in_S=[True, False])
+    monkeypatch.setattr("verify.__main__.certified_limit", lambda config, max_steps: fake)
+    assert main(["limit", EMERGING, "--strict"]) == 1
+    assert "tokens [1] not in S" in capsys.readouterr().err
+
+
+def test_crosscheck_strict_exit_codes(monkeypatch, capsys):
+    wrong = iter([0, 2])
+
+    def fake(config, steps, **options):
+        return {"wrong_decisions": next(wrong), "steps": []}
+
+    monkeypatch.setattr("verify.crosscheck.crosscheck", fake)
+    monkeypatch.setattr("verify.crosscheck.summarise", lambda results: {})
+    assert main(["crosscheck", EMERGING, "examples/rotation_tie.json", "--strict", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["strict_failed"] == ["examples/rotation_tie.json"] and "rotation_tie" in err
+    wrong = iter([0])
+    assert main(["crosscheck", EMERGING, "--strict", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["strict_failed"] == []
+
+
+def test_crosscheck_strict_on_a_real_float_run(capsys):
+    # float32 breaks the exact tie of rotation_tie.json (README); float64 keeps emerging_leader's decisions
+    assert main(["crosscheck", "examples/rotation_tie.json", "--steps", "60", "--dtype", "float32",
+                 "--strict", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["wrong_decisions"] > 0
+    assert main(["crosscheck", EMERGING, "--steps", "10", "--dtype", "float64", "--strict"]) == 0
+
+
+def test_help_lists_exit_codes(capsys):
+    for command, strict in (("check", True), ("limit", True), ("crosscheck", True), ("hunt", False)):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "exit codes:" in out and "130  interrupted" in out, command
+        assert ("1    a checked claim fails" in out) == strict, command

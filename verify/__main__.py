@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -9,7 +10,7 @@ import time
 
 from dynamics import load_config, simulate
 from dynamics.errors import InputError
-from dynamics.cli import Parser, dump_json, positive_int, run_main
+from dynamics.cli import Parser, dump_json, exit_codes_epilog, positive_int, run_main
 
 from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
 from .exact import satisfies_H
@@ -19,13 +20,34 @@ from .strategies import FAMILIES, MATRIX_CLASSES
 PROG = "python -m verify"
 
 
+def _epilog(strict: bool = False) -> dict:
+    """``add_parser`` keywords for the exit-code table in a command's ``--help``."""
+    return {"epilog": exit_codes_epilog(strict), "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+def _strict_exit(args, failed: list[str], what: str) -> int:
+    """Exit status of a checking command: 1 under ``--strict`` when ``failed`` is not empty, else 0.
+
+    Parameters
+    ----------
+    args
+        Parsed options (``args.command``, ``args.strict``).
+    failed
+        What failed (claim ids, limit problems, config names); empty when all held.
+    what
+        How to name the items of ``failed`` in the one-line note on stderr.
+    """
+    if not (args.strict and failed):
+        return 0
+    print(f"{PROG} {args.command}: --strict: {what}: {', '.join(failed)}", file=sys.stderr)
+    return 1
 
 
 def build_parser() -> Parser:
     parser = Parser(prog=PROG, description="Check the claims of hardmax attention dynamics (SPEC §2).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    c = sub.add_parser("check", help="check every claim on one config")
+    c = sub.add_parser("check", help="check every claim on one config", **_epilog(strict=True))
     c.add_argument("config")
     c.add_argument("--steps", type=positive_int, default=30, help="steps to check P1–P4, D1–D3 (default 30)")
     c.add_argument("--limit-steps", type=positive_int, default=200, help="step budget of the certified limit (P5)")
@@ -34,13 +56,16 @@ def build_parser() -> Parser:
     c.add_argument("--dtype", choices=("float32", "float64"), default=None)
     c.add_argument("--device", default="cpu")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--strict", action="store_true", help="exit 1 when an applicable claim fails (for CI)")
 
-    lim = sub.add_parser("limit", help="certified limit of one config (SPEC §4)")
+    lim = sub.add_parser("limit", help="certified limit of one config (SPEC §4)", **_epilog(strict=True))
     lim.add_argument("config")
     lim.add_argument("--max-steps", type=positive_int, default=200)
     lim.add_argument("--json", action="store_true")
+    lim.add_argument("--strict", action="store_true",
+                     help="exit 1 when the limit is not certified or a limit point is not in S (for CI)")
 
-    h = sub.add_parser("hunt", help="search for a minimal counterexample")
+    h = sub.add_parser("hunt", help="search for a minimal counterexample", **_epilog())
     h.add_argument("--claim", required=True, choices=CLAIMS + ("all",),
                    help="claim to break, or 'all' (every finite-horizon claim on each example)")
     h.add_argument("--matrix", choices=MATRIX_CLASSES, default="spd")
@@ -55,7 +80,8 @@ def build_parser() -> Parser:
     h.add_argument("--no-save", action="store_true", help="do not add a found counterexample to verify/corpus/")
     h.add_argument("--json", action="store_true")
 
-    x = sub.add_parser("crosscheck", help="compare a float run with the exact dynamics step by step")
+    x = sub.add_parser("crosscheck", help="compare a float run with the exact dynamics step by step",
+                       **_epilog(strict=True))
     x.add_argument("configs", nargs="*", metavar="CONFIG", help="JSON config files (or use --random)")
     x.add_argument("--steps", type=positive_int, default=30)
     x.add_argument("--backend", choices=("float", "torch"), default="float")
@@ -66,8 +92,9 @@ def build_parser() -> Parser:
                    help="token family of the random configurations")
     x.add_argument("--seed", type=int, default=0)
     x.add_argument("--json", action="store_true")
+    x.add_argument("--strict", action="store_true", help="exit 1 when any float decision is wrong (for CI)")
 
-    r = sub.add_parser("report", help="write the verification report to reports/")
+    r = sub.add_parser("report", help="write the verification report to reports/", **_epilog())
     from .report import add_arguments
 
     add_arguments(r)
@@ -105,6 +132,9 @@ def _check(args) -> int:
         "H": satisfies_H(config.heads), "elapsed_s": round(elapsed, 6),
         "claims": {c: v.to_json() for c, v in ordered.items()},
     }
+    failed = [c for c, v in ordered.items() if v.holds is False]
+    if args.strict:
+        document["strict_failed"] = failed
     if args.json:
         sys.stdout.write(dump_json(document))
     else:
@@ -116,13 +146,16 @@ def _check(args) -> int:
             if v.holds is False:
                 detail = f"{v.violations} violation(s), max {v.max_violation:.3g}; first: {json.dumps(v.witness)}"
             print(f"  {c}: {status}" + (f"  ({detail})" if detail else ""))
-    return 0
+    return _strict_exit(args, failed, "claims that fail")
 
 
 def _limit(args) -> int:
     config = load_config(args.config)
     result = certified_limit(config, max_steps=args.max_steps)
     document = result.to_json()
+    failed = _limit_failures(result)
+    if args.strict:
+        document["strict_failed"] = failed
     if args.json:
         sys.stdout.write(dump_json(document))
     elif result.certified:
@@ -133,7 +166,15 @@ def _limit(args) -> int:
             print(f"  {i:3d} -> ({', '.join(row)}){flag}")
     else:
         print(f"{args.config}: not certified: {result.reason}")
-    return 0
+    return _strict_exit(args, failed, "limit check fails")
+
+
+def _limit_failures(result) -> list[str]:
+    """What ``verify limit --strict`` fails on: no certified limit, or limit points outside S."""
+    if not result.certified:
+        return ["not certified"]
+    outside = [i for i, ok in enumerate(result.in_S or []) if ok is False]
+    return [f"tokens {outside} not in S"] if outside else []
 
 
 def _hunt(args, argv: list[str] | None) -> int:
@@ -182,9 +223,12 @@ def _crosscheck(args) -> int:
         result["config"] = name
         results.append(result)
     document = results[0] if len(results) == 1 else {"results": results, "summary": summarise(results)}
+    failed = [r["config"] for r in results if r["wrong_decisions"] > 0]
+    if args.strict:
+        document = {**document, "strict_failed": failed}
     if args.json:
         sys.stdout.write(dump_json(document))
-        return 0
+        return _strict_exit(args, failed, "wrong float decisions in")
     for r in results:
         flagged = sum(1 for s in r["steps"] if s["uncertain_rows"])
         print(f"{r['config']}: {r['backend']} {r['dtype']}, {r['steps_checked']} steps: first disagreement "
@@ -192,7 +236,7 @@ def _crosscheck(args) -> int:
               f"decisions ({flagged} steps flagged), final max |dev| {r['final_max_abs_dev']:.3g}")
     if len(results) > 1:
         print("summary: " + json.dumps(summarise(results)))
-    return 0
+    return _strict_exit(args, failed, "wrong float decisions in")
 
 
 def main(argv: list[str] | None = None) -> int:
