@@ -58,6 +58,7 @@ def simulate(
     steps: int,
     backend: str = "exact",
     progress: Callable[[int], None] | None = None,
+    max_memory: int | None = None,
     **options: Any,
 ) -> Trajectory:
     """Run ``steps`` layers of the dynamics on ``config`` with one backend.
@@ -72,12 +73,20 @@ def simulate(
         One of :data:`BACKENDS`.
     progress
         Optional callback, called with the step index after every step.
+    max_memory
+        Bytes the run may use; the run is refused (:class:`LimitError`)
+        before it starts if its estimate (:mod:`dynamics.budget`) exceeds
+        this. Default: the memory available on this machine now.
     **options
         Backend options: ``prec``/``max_prec`` (interval), ``dtype``, ``rule``,
         ``tau`` (float, torch), ``device`` (torch).
     """
     if steps < 0:
         raise InputError(f"steps must be >= 0, got {steps}")
+    if backend in BACKENDS:
+        from .budget import check_memory
+
+        check_memory(config, steps, backend, max_memory)
     if backend == "exact":
         from .backends.exact import ExactEngine
 

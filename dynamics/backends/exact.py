@@ -40,6 +40,8 @@ __all__ = ["ExactEngine", "simulate_exact"]
 
 #: Score entries computed at once for large n (the exact scores are big integers).
 SCORE_BLOCK_ENTRIES = 1 << 20
+#: Largest n for the dense ``W N`` update (an ``n × n`` integer matrix); above it, the sparse update.
+DENSE_UPDATE_MAX_N = 2048
 
 
 def _integer_matrix(rows) -> fmpz_mat:
@@ -106,8 +108,10 @@ class ExactEngine:
 
         ``W`` has ``1 + |C_i|`` nonzeros per row, so the product ``W N`` is done
         row by row in Python integers when the follow sets are small (3× faster
-        than a dense FLINT product at n = 128, 8× at n = 512) and as one dense
-        FLINT product when they are large (many ties, e.g. ``A = 0``).
+        than a dense FLINT product at n = 128, 8× at n = 512), with the sum over
+        each distinct follow set computed once, and as one dense FLINT product
+        when they are large (many ties, e.g. ``A = 0``) and ``n`` is at most
+        :data:`DENSE_UPDATE_MAX_N` (the dense ``W`` is ``n × n``).
         """
         n = self.n
         L = 1
@@ -117,8 +121,17 @@ class ExactEngine:
         den = state.den * L * self._den
         diag = L * self._self_weight
         terms = sum(len(c) for follow in follow_by_head for c in follow)
-        if terms <= 8 * n:
+        if terms <= 8 * n or n > DENSE_UPDATE_MAX_N:
             rows = state.ints()
+            sums: dict[tuple[int, ...], list[int]] = {}  # Σ_{j ∈ C} N_j, once per distinct follow set
+
+            def face_sum(c: tuple[int, ...]) -> list[int]:
+                if len(c) == 1:
+                    return rows[c[0]]
+                if c not in sums:
+                    sums[c] = [sum(column) for column in zip(*(rows[j] for j in c))]
+                return sums[c]
+
             new = []
             for i in range(n):
                 acc = [diag * x for x in rows[i]]
@@ -126,8 +139,7 @@ class ExactEngine:
                     c = follow[i]
                     share = weight * (L // len(c))
                     if share:
-                        for j in c:
-                            acc = [a + share * x for a, x in zip(acc, rows[j])]
+                        acc = [a + share * x for a, x in zip(acc, face_sum(c))]
                 new.append(acc)
             return RationalMatrix.from_ints(new, den, reduce=True)
         W = [[0] * n for _ in range(n)]

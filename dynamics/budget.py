@@ -1,0 +1,134 @@
+"""Memory estimates checked before a run starts: a run that cannot fit is refused in one line.
+
+A run keeps every state ``Z^0 … Z^K`` (the trajectory) and, per step,
+transient score matrices. :func:`estimate_memory` gives an upper estimate of
+the peak bytes for a backend; :func:`check_memory` compares it with the limit
+(by default the memory this machine has available now, ``MemAvailable``) and
+raises :class:`~dynamics.errors.LimitError` naming the estimate, the limit and
+the option that raises it (``--max-memory``).
+
+The estimates (``n`` tokens, ``d`` coordinates, ``K`` steps, ``H`` heads):
+
+* **float / torch**: ``K·n·d`` state entries of 8 bytes (held as float64
+  when recorded) plus ``4·H`` dense ``n × n`` float64 matrices per step
+  (scores, winners, weights), and the JSON text of the trajectory
+  (``≈ 25`` bytes a number) when it is written.
+* **exact / certified / interval**: the entries are integers over a common
+  denominator; at step ``k`` an entry has at most about ``b₀ + k·g`` bits,
+  with ``b₀`` the bits of the input and ``g`` the bits of the step weights'
+  common denominator plus 2 (ties add the bits of the follow-set sizes' lcm,
+  not charged here). Each entry
+  costs a Python integer (``36`` bytes + bits/8) in the recorded state and
+  about twice its digits as text. Scores are computed in blocks
+  (``dynamics.backends.exact.SCORE_BLOCK_ENTRIES``), a bounded term.
+
+The estimates are deliberately simple; they err on the high side for
+generic runs (the common content is divided out every step) and exist to
+refuse runs that could never fit (``n`` in the tens of thousands on a float
+backend, ``--steps 10⁸``), not to predict memory to the byte.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+from .config import Config
+from .errors import InputError, LimitError
+from .rational import common_denominator
+from .rules import step_weights
+
+__all__ = ["available_memory", "estimate_memory", "check_memory", "parse_size"]
+
+_UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+
+
+def parse_size(text: str) -> int:
+    """``"512M"``, ``"4G"``, ``"1.5T"`` or a number of bytes → bytes (binary units)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", str(text), flags=re.IGNORECASE)
+    if not match:
+        raise InputError(f"--max-memory: expected a size like 512M, 4G or a number of bytes, got {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation now (``MemAvailable``; physical memory elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40  # unknown: do not refuse on a guess
+
+
+def _input_bits(config: Config) -> int:
+    """Bits of the largest numerator or common denominator among the tokens (exact entries)."""
+    den = 1
+    top = 1
+    for row in config.tokens:
+        for x in row:
+            den = math.lcm(den, x.denominator) if hasattr(x, "denominator") else den
+    for row in config.tokens:
+        for x in row:
+            if hasattr(x, "numerator"):
+                top = max(top, abs(x.numerator * (den // x.denominator)).bit_length())
+    return max(top, den.bit_length())
+
+
+def _growth_bits(config: Config) -> int:
+    """Bits an exact entry may typically gain per step: the step weights' common denominator, plus 2.
+
+    Ties add the bits of the lcm of the follow-set sizes; generic runs have
+    none, and the estimate does not charge for them.
+    """
+    weights_bits = 1
+    if all(hasattr(h.alpha, "denominator") for h in config.heads):
+        c0, ch = step_weights([h.alpha for h in config.heads])
+        weights_bits = common_denominator([c0, *ch]).bit_length()
+    return weights_bits + 2
+
+
+def estimate_memory(config: Config, steps: int, backend: str) -> int:
+    """Upper estimate of the peak bytes of a run (module docstring); cheap, no work is done."""
+    n, d, K, H = config.n, config.d, steps, len(config.heads)
+    entries = (K + 1) * n * d
+    if backend in ("float", "torch"):
+        return entries * (8 + 25) + 4 * H * n * n * 8
+    if backend == "interval":
+        return entries * 400 + 4 * H * n * n * 400
+    b0, g = _input_bits(config), _growth_bits(config)
+    mean_bits = b0 + g * K / 2  # the average over k = 0 … K of b0 + k·g
+    last_bits = b0 + g * K
+    per_entry = 36 + mean_bits / 8 + 2 * mean_bits * math.log10(2)  # int object + its decimal text
+    from .backends.certified import BLOCK_ENTRIES
+    from .backends.exact import SCORE_BLOCK_ENTRIES
+
+    exact_scores = min(n * n, max(SCORE_BLOCK_ENTRIES, n)) * (36 + 2 * last_bits / 8)
+    float_filter = min(n * n, max(BLOCK_ENTRIES, n)) * 4 * 8
+    return int(entries * per_entry + exact_scores + float_filter)
+
+
+def check_memory(config: Config, steps: int, backend: str, limit: int | None = None) -> None:
+    """Refuse (``LimitError``) a run whose estimated memory exceeds ``limit`` (default: available memory)."""
+    need = estimate_memory(config, steps, backend)
+    have = available_memory() if limit is None else limit
+    if need > have:
+        raise LimitError(
+            f"{config.source}: a {backend} run of {steps} steps on n={config.n} tokens in R^{config.d} needs about "
+            f"{_human(need)} of memory, more than the {'limit' if limit is not None else 'available'} "
+            f"{_human(have)}; use fewer steps or tokens, or raise the limit with --max-memory SIZE"
+        )
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.3g} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{size:.3g} PiB"
