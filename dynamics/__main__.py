@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from . import BACKENDS, load_config, simulate
+from .budget import parse_size
 from .cli import (Parser, check_output_path, dump_json, exit_codes_epilog, non_negative_int, positive_float,
                   positive_int, progress_bar, run_main, write_output)
 from .trajectory import Trajectory, approx_state
@@ -37,6 +38,9 @@ def build_parser() -> Parser:
                      help="also write the JSON document to FILE: a regular file is replaced atomically, "
                           "a device or FIFO (/dev/null, /dev/stdout) written through; never the config itself")
     sim.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sim.add_argument("--max-memory", type=parse_size, metavar="SIZE",
+                     help="memory the run may use, e.g. 8G (default: what is available now); "
+                          "a run estimated above it is refused before it starts")
     return parser
 
 
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     options = _backend_options(args)
     bar = progress_bar(args.steps, f"{args.backend} steps", enabled=not args.no_progress and args.steps >= 50)
     try:
-        traj = simulate(config, args.steps, backend=args.backend,
+        traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory,
                         progress=(lambda k: bar.update(1)) if bar is not None else None, **options)
     finally:
         if bar is not None:

@@ -52,6 +52,9 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
+parse_size.__name__ = "size"  # argparse names the type in its error message
+
+
 def available_memory() -> int:
     """Bytes of memory available to a new allocation now (``MemAvailable``; physical memory elsewhere)."""
     try:
@@ -120,7 +123,7 @@ def check_memory(config: Config, steps: int, backend: str, limit: int | None = N
     have = available_memory() if limit is None else limit
     if need > have:
         raise LimitError(
-            f"{config.source}: a {backend} run of {steps} steps on n={config.n} tokens in R^{config.d} needs about "
+            f"{config.source}: {steps} steps of the {backend} backend on n={config.n} tokens in R^{config.d} need about "
             f"{_human(need)} of memory, more than the {'limit' if limit is not None else 'available'} "
             f"{_human(have)}; use fewer steps or tokens, or raise the limit with --max-memory SIZE"
         )

@@ -9,6 +9,7 @@ import sys
 import time
 
 from dynamics import load_config, simulate
+from dynamics.budget import parse_size
 from dynamics.errors import InputError
 from dynamics.cli import Parser, dump_json, exit_codes_epilog, positive_int, run_main
 
@@ -56,6 +57,8 @@ def build_parser() -> Parser:
     c.add_argument("--dtype", choices=("float32", "float64"), default=None)
     c.add_argument("--device", default="cpu")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--max-memory", type=parse_size, metavar="SIZE",
+                   help="memory the run may use, e.g. 8G (default: what is available now)")
     c.add_argument("--strict", action="store_true", help="exit 1 when an applicable claim fails (for CI)")
 
     lim = sub.add_parser("limit", help="certified limit of one config (SPEC §4)", **_epilog(strict=True))
@@ -92,6 +95,8 @@ def build_parser() -> Parser:
                    help="token family of the random configurations")
     x.add_argument("--seed", type=int, default=0)
     x.add_argument("--json", action="store_true")
+    x.add_argument("--max-memory", type=parse_size, metavar="SIZE",
+                   help="memory each run may use, e.g. 8G (default: what is available now)")
     x.add_argument("--strict", action="store_true", help="exit 1 when any float decision is wrong (for CI)")
 
     r = sub.add_parser("report", help="write the verification report to reports/", **_epilog())
@@ -109,7 +114,7 @@ def _check(args) -> int:
         if args.backend == "torch":
             options["device"] = args.device
     start = time.perf_counter()
-    traj = simulate(config, args.steps, backend=args.backend, **options)
+    traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory, **options)
     verdicts = check_all(config, traj, FINITE_CLAIMS)
     if args.backend == "exact":
         limit = certified_limit(config, max_steps=args.limit_steps)
@@ -219,7 +224,8 @@ def _crosscheck(args) -> int:
             items.append((f"random-{r}", random_config(rng, n, d, family=args.family)))
     results = []
     for name, config in items:
-        result = crosscheck(config, args.steps, backend=args.backend, dtype=args.dtype, device=args.device)
+        result = crosscheck(config, args.steps, backend=args.backend, dtype=args.dtype, device=args.device,
+                            max_memory=args.max_memory)
         result["config"] = name
         results.append(result)
     document = results[0] if len(results) == 1 else {"results": results, "summary": summarise(results)}

@@ -71,7 +71,7 @@ def _uncertain(state: np.ndarray, follow_by_head, matrices: list[np.ndarray], dt
 
 
 def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = "float64",
-               device: str = "cpu") -> dict[str, Any]:
+               device: str = "cpu", max_memory: int | None = None) -> dict[str, Any]:
     """Step-by-step comparison of a float run with the exact dynamics (see module docstring)."""
     if backend not in ("float", "torch"):
         raise InputError(f"crosscheck compares float or torch runs, got {backend!r}")
@@ -79,10 +79,10 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
         raise InputError(f"dtype must be float32 or float64, got {dtype!r}")
     _, matrices, _ = float_config(config, dtype)  # refuses values beyond the dtype's range, before any work
     start = time.perf_counter()
-    exact = simulate(config, steps, backend="certified")
+    exact = simulate(config, steps, backend="certified", max_memory=max_memory)
     options = {"dtype": dtype} | ({"device": device} if backend == "torch" else {})
     run_start = time.perf_counter()
-    floats = simulate(config, steps, backend=backend, **options)
+    floats = simulate(config, steps, backend=backend, max_memory=max_memory, **options)
     float_seconds = time.perf_counter() - run_start
     out_steps = []
     first = None
