@@ -14,20 +14,53 @@ typo such as ``"alhpa"`` is caught instead of silently ignored.
 
 Every validation failure raises :class:`ConfigError` whose message is one line
 naming the file, the field and what was expected.
+
+Limits (checked before the work; :class:`ConfigLimitError` is both a
+``ConfigError`` and a :class:`~dynamics.errors.LimitError`):
+
+* the file is read up to ``MAX_CONFIG_BYTES`` (64 MiB; ``load_config(max_bytes=…)``
+  raises it). Regular files and FIFOs are read; devices (``/dev/zero``), sockets
+  and directories are refused;
+* JSON nested deeper than the parser's recursion limit (about 1000 levels; a
+  config needs at most 5) is refused, never a ``RecursionError``;
+* every number is bounded as :mod:`dynamics.numbers` documents (digits,
+  decimal exponents, bits); JSON integers are read exactly up to
+  ``dynamics.numbers.MAX_DIGITS`` digits, past Python's 4300-digit limit.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable
 
-from .errors import InputError
-from .numbers import Expr, Number, NumberError, format_fraction, json_type, parse_number
+from .errors import InputError, LimitError
+from .numbers import (
+    Expr,
+    Number,
+    NumberError,
+    format_fraction,
+    json_int,
+    json_type,
+    parse_number,
+)
 
-__all__ = ["ConfigError", "Head", "Config", "load_config", "config_from_dict", "identity"]
+__all__ = [
+    "ConfigError",
+    "ConfigLimitError",
+    "Head",
+    "Config",
+    "load_config",
+    "config_from_dict",
+    "identity",
+    "MAX_CONFIG_BYTES",
+]
+
+MAX_CONFIG_BYTES = 64 * 2**20
 
 _TOP_KEYS = {"tokens", "A", "alpha", "heads", "steps", "name", "description"}
 _HEAD_KEYS = {"A", "alpha"}
@@ -35,6 +68,10 @@ _HEAD_KEYS = {"A", "alpha"}
 
 class ConfigError(InputError):
     """An invalid configuration; ``str(error)`` is a one-line message for the user."""
+
+
+class ConfigLimitError(ConfigError, LimitError):
+    """A config (file size, nesting, a number) beyond a documented limit."""
 
 
 def identity(d: int) -> tuple[tuple[Fraction, ...], ...]:
@@ -144,15 +181,16 @@ class Config:
         return out
 
 
-def _error(source: str, where: str, what: str) -> ConfigError:
-    return ConfigError(f"{source}: field '{where}': {what}")
+def _error(source: str, where: str, what: str, limit: bool = False) -> ConfigError:
+    kind = ConfigLimitError if limit else ConfigError
+    return kind(f"{source}: field '{where}': {what}")
 
 
 def _number(value: Any, source: str, where: str) -> Number:
     try:
         return parse_number(value)
     except NumberError as exc:
-        raise _error(source, where, str(exc)) from None
+        raise _error(source, where, str(exc), limit=isinstance(exc, LimitError)) from None
 
 
 def _matrix(value: Any, source: str, where: str, rows: int | None, cols: int | None) -> tuple:
@@ -254,7 +292,8 @@ def config_from_dict(
 
     steps = obj.get("steps")
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
-        raise _error(source, "steps", f"expected a non-negative integer, got {steps!r}")
+        got = "a negative integer" if type(steps) is int else json_type(steps)  # never a 30,000-digit repr
+        raise _error(source, "steps", f"expected a non-negative integer, got {got}")
     for key in ("name", "description"):
         if key in obj and not isinstance(obj[key], str):
             raise _error(source, key, f"expected a string, got {json_type(obj[key])}")
@@ -268,31 +307,106 @@ def config_from_dict(
     )
 
 
-def load_config(path: str | os.PathLike, *, allow_nonpositive_alpha: bool = False) -> Config:
+def load_config(
+    path: str | os.PathLike,
+    *,
+    allow_nonpositive_alpha: bool = False,
+    max_bytes: int = MAX_CONFIG_BYTES,
+) -> Config:
     """Read and validate a JSON config file; see :func:`config_from_dict`.
+
+    Parameters
+    ----------
+    path
+        A regular file or a FIFO holding UTF-8 JSON.
+    allow_nonpositive_alpha
+        See :func:`config_from_dict`.
+    max_bytes
+        The largest file accepted (default ``MAX_CONFIG_BYTES``, 64 MiB); at most
+        ``max_bytes + 1`` bytes are ever read.
 
     Raises
     ------
     ConfigError
-        Missing file, a directory, unreadable or invalid JSON, or invalid content.
+        Missing file, a directory or device, unreadable or invalid JSON, or invalid content.
+    ConfigLimitError
+        A file over ``max_bytes``, JSON nested too deeply, or a number beyond
+        the limits of :mod:`dynamics.numbers`.
     """
     name = os.fspath(path)
-    if not os.path.exists(name):
-        raise ConfigError(f"{name}: no such file")
-    if os.path.isdir(name):
-        raise ConfigError(f"{name}: is a directory, expected a JSON config file")
+    text = _read_text(name, max_bytes)
     try:
-        with open(name, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{name}: cannot read: {exc}") from None
-    try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = _parse_json(text)
+    except LimitError as exc:
+        raise ConfigLimitError(f"{name}: {exc}") from None
+    except RecursionError:
+        raise ConfigLimitError(
+            f"{name}: JSON nested deeper than the parser allows (about {sys.getrecursionlimit()} levels; "
+            "a config needs at most 5)"
+        ) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except ValueError as exc:
         raise ConfigError(f"{name}: invalid JSON: {exc}") from None
     return config_from_dict(obj, name, allow_nonpositive_alpha=allow_nonpositive_alpha)
+
+
+def _parse_json(text: str) -> Any:
+    """``json.loads`` with NaN/Infinity refused and integer literals exact up to ``MAX_DIGITS`` digits.
+
+    The fast C parser reads everything first; only when it fails with a plain
+    ``ValueError`` (Python's 4300-digit ``int`` limit, or a NaN) is the text
+    parsed again with :func:`~dynamics.numbers.json_int` for the integers.
+    """
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        return json.loads(text, parse_constant=_reject_constant, parse_int=json_int)
+
+
+def _read_text(name: str, max_bytes: int) -> str:
+    """The UTF-8 text of a regular file or FIFO of at most ``max_bytes`` bytes."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise InputError(f"max_bytes must be a non-negative integer, got {max_bytes!r}")
+    _check_file_kind(name)
+    try:
+        with open(name, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISREG(info.st_mode):  # refuse a large file without reading it
+                _check_size(name, info.st_size, max_bytes)
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    _check_size(name, len(data), max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _check_file_kind(name: str) -> None:
+    """Refuse a missing path, a directory, and anything but a regular file or a FIFO."""
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{name}: is a directory, expected a JSON config file")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        kind = "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode) \
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+        raise ConfigError(f"{name}: is {kind}, expected a JSON config file (a regular file or a pipe)")
+
+
+def _check_size(name: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise ConfigLimitError(
+            f"{name}: config file larger than the limit of {max_bytes} bytes (raise it with max_bytes)"
+        )
 
 
 def _reject_constant(name: str) -> Any:

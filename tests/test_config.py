@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
-from dynamics.config import ConfigError, config_from_dict, load_config
-from dynamics.numbers import Expr
+from dynamics.config import MAX_CONFIG_BYTES, ConfigError, ConfigLimitError, config_from_dict, load_config
+from dynamics.errors import LimitError
+from dynamics.numbers import MAX_DIGITS, Expr
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GOOD = {"tokens": [["1", "1/3"], ["-1/12", "1/12"], ["-1", "-1"]], "A": [["1", "0"], ["0", "1"]], "alpha": "1/2"}
 
@@ -122,3 +131,104 @@ def test_missing_file_and_directory(tmp_path):
         load_config(tmp_path / "absent.json")
     with pytest.raises(ConfigError, match="is a directory"):
         load_config(tmp_path)
+
+
+# ----------------------------------------------------------------------------- limits (issue #10)
+
+
+def test_config_limit_errors_are_config_and_limit_errors():
+    assert MAX_CONFIG_BYTES == 64 * 2**20
+    assert issubclass(ConfigLimitError, ConfigError) and issubclass(ConfigLimitError, LimitError)
+
+
+def test_file_over_max_bytes_is_refused_and_the_limit_can_be_raised(write_json):
+    path = write_json(GOOD)
+    size = os.path.getsize(path)
+    with pytest.raises(ConfigLimitError, match=f"larger than the limit of {size - 1} bytes .*max_bytes"):
+        load_config(path, max_bytes=size - 1)
+    assert load_config(path, max_bytes=size).n == 3
+
+
+def test_dev_zero_is_refused_without_reading_it():
+    # A subprocess, so that a regression (an unbounded read) fails on the timeout instead of hanging.
+    result = subprocess.run([sys.executable, "-m", "dynamics", "simulate", "/dev/zero", "--steps", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "is a character device" in result.stderr
+    with pytest.raises(ConfigError, match="character device"):
+        load_config("/dev/zero")
+
+
+def _fifo_with_writer(tmp_path, name: str, content: bytes) -> tuple[str, threading.Thread]:
+    path = str(tmp_path / name)
+    os.mkfifo(path)
+
+    def write():
+        try:
+            with open(path, "wb") as handle:
+                handle.write(content)
+        except BrokenPipeError:  # the reader stopped at its limit
+            pass
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return path, thread
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_is_read_with_the_same_bound(tmp_path):
+    path, thread = _fifo_with_writer(tmp_path, "good.fifo", json.dumps(GOOD).encode())
+    assert load_config(path).n == 3
+    thread.join(timeout=10)
+    path, thread = _fifo_with_writer(tmp_path, "long.fifo", b" " * 5000 + json.dumps(GOOD).encode())
+    with pytest.raises(ConfigLimitError, match="larger than the limit of 1000 bytes"):
+        load_config(path, max_bytes=1000)
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000])
+def test_deeply_nested_json_is_a_one_line_error(write_json, text):
+    with pytest.raises(ConfigLimitError, match="JSON nested deeper than the parser allows"):
+        load_config(write_json(text))
+
+
+def test_large_json_integers_are_exact_up_to_the_digit_limit(write_json):
+    digits = "7" * 5000  # past Python's 4300-digit int() limit
+    config = load_config(write_json('{"tokens": [[' + digits + ', "' + digits + '"]], "alpha": 1}'))
+    assert config.tokens[0] == (7 * (10**5000 - 1) // 9,) * 2
+    assert config_from_dict(config.to_dict()) == config  # and written back exactly
+    with pytest.raises(ConfigLimitError, match="MAX_DIGITS"):
+        load_config(write_json('{"tokens": [[' + "7" * (MAX_DIGITS + 1) + ']], "alpha": 1}'))
+    with pytest.raises(ConfigLimitError, match="MAX_DIGITS"):
+        load_config(write_json('{"tokens": [[-' + "7" * (MAX_DIGITS + 1) + ']], "alpha": "1/2"}'))
+    # A JSON non-integer of any length is the IEEE double it rounds to.
+    long_float = "0." + "7" * 10**6
+    assert load_config(write_json('{"tokens": [[' + long_float + ']], "alpha": 1}')).tokens[0][0] == Fraction(7 / 9)
+
+
+@pytest.mark.parametrize(
+    "entry, error, fragment",
+    [
+        ('"1e999999999"', ConfigLimitError, "MAX_DECIMAL_EXPONENT"),
+        ('"((2^4096)^4096)^4096"', ConfigLimitError, "MAX_BITS"),
+        ('"exp(exp(exp(exp(10))))"', ConfigLimitError, "MAX_BITS"),
+        ("1e999999999", ConfigError, "finite"),  # a JSON number: the IEEE double is infinite
+        ('"(-8)^(1/3)"', ConfigError, "not a real number"),
+        ('"log(-1)"', ConfigError, "not a real number"),
+    ],
+)
+def test_bad_numbers_name_the_field(write_json, entry, error, fragment):
+    path = write_json('{"tokens": [["1", ' + entry + ']], "alpha": 1}')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert type(info.value) is error
+    message = str(info.value)
+    assert message.startswith(f"{path}: field 'tokens[0][1]': ")
+    assert fragment in message and "\n" not in message
+
+
+def test_file_that_is_not_utf8(write_json, tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes('{"name": "caf\xe9", "tokens": [[1]], "alpha": 1}'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)

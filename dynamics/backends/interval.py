@@ -17,29 +17,57 @@ never guessed.
 :func:`simulate_interval` retries an undecided run from scratch at doubled
 precision up to ``max_prec`` bits, and otherwise stops at the undecided step
 and says which rows it could not decide.
+
+Every config entry is evaluated with the checks of :meth:`dynamics.numbers.Expr.interval`
+(real, finite, magnitude below ``2^MAX_BITS``). An entry with no finite
+enclosure (``"tan(pi/2)"``), or a normalisation ``1 + sum(alpha_h)`` that may
+be 0, is retried at doubled precision like an undecided row; at ``max_prec`` it
+is a one-line error naming the field, never a NaN in the output.
+
+Limits: ``MIN_PREC <= prec`` and ``prec, max_prec <= MAX_PREC`` (100,000 bits,
+about 30,000 digits; a transcendental entry at that precision already takes
+seconds in mpmath's pure-Python arithmetic), checked before the work
+(:class:`~dynamics.errors.LimitError`). The default ``max_prec`` is
+``min(8 * prec, MAX_PREC)``.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any, Callable
 
 from mpmath import iv
 
 from ..config import Config
-from ..numbers import Expr, Number
+from ..errors import InputError, LimitError
+from ..numbers import MAX_BITS, EnclosureError, Expr, Number, NumberError, interval_precision
 from ..rules import FollowSets
 from ..trajectory import StopRun, Trajectory, record_run
 
-__all__ = ["simulate_interval", "Undecided", "endpoints"]
+__all__ = ["simulate_interval", "Undecided", "endpoints", "MIN_PREC", "MAX_PREC"]
+
+MIN_PREC = 8
+MAX_PREC = 100_000
 
 
 def endpoints(x) -> tuple[Fraction, Fraction]:
-    """The exact rational endpoints ``(lo, hi)`` of an ``mpmath.iv`` interval."""
+    """The exact rational endpoints ``(lo, hi)`` of an ``mpmath.iv`` interval.
+
+    Raises
+    ------
+    LimitError
+        An endpoint whose exact value needs more than ``4 * MAX_BITS`` bits
+        (config entries never do: :mod:`dynamics.numbers` widens endpoints
+        closer to 0 than ``2^-(2·MAX_BITS)``; a raw ``mpmath`` value may).
+    """
     from mpmath.libmp import to_rational
 
+    for sign, man, exp, bc in x._mpi_:
+        if man and abs(exp) > 4 * MAX_BITS:
+            raise LimitError(f"an interval endpoint with a {abs(exp).bit_length()}-bit binary exponent has "
+                             f"no exact form within {4 * MAX_BITS} bits")
     lo, hi = (Fraction(*to_rational(e)) for e in x._mpi_)
     return lo, hi
 
@@ -52,22 +80,21 @@ class Undecided(StopRun):
         self.step, self.rows, self.head = step, rows, head
 
 
-@contextmanager
-def _precision(bits: int):
-    """Temporarily set ``iv.prec`` (the mpmath interval context is global)."""
-    old = iv.prec
-    iv.prec = bits
-    try:
-        yield
-    finally:
-        iv.prec = old
-
-
-def _interval(x: Number):
+def _interval(x: Number, config: Config, where: str):
+    """The enclosure of one config entry; errors name the file and the field."""
     if isinstance(x, Fraction):
         return iv.mpf(x.numerator) / x.denominator
     assert isinstance(x, Expr)
-    return x.interval()
+    try:
+        return x.interval()
+    except NumberError as exc:
+        raise type(exc)(f"{config.source}: field '{where}': {exc}") from None
+
+
+def _matrix(rows, config: Config, where: str) -> list[list]:
+    """Enclosures of a matrix of config entries (field names ``where[i][k]``)."""
+    return [[_interval(x, config, f"{where}[{i}][{k}]") for k, x in enumerate(row)]
+            for i, row in enumerate(rows)]
 
 
 def _initial_classes(tokens) -> list[int]:
@@ -85,9 +112,14 @@ class _Run:
         self.config = config
         self.prec = prec
         self.n, self.d = config.n, config.d
-        self.A = [[[_interval(x) for x in row] for row in h.A] for h in config.heads]
-        alphas = [_interval(h.alpha) for h in config.heads]
+        self.Z0 = _matrix(config.tokens, config, "tokens")
+        prefixes = [f"heads[{h}]." if len(config.heads) > 1 else "" for h in range(len(config.heads))]
+        self.A = [_matrix(h.A, config, f"{p}A") for p, h in zip(prefixes, config.heads)]
+        alphas = [_interval(h.alpha, config, f"{p}alpha") for p, h in zip(prefixes, config.heads)]
         total = 1 + sum(alphas)
+        if 0 in total:
+            raise EnclosureError(f"{config.source}: field 'alpha': 1 + sum of alpha may be 0 at {prec} bits "
+                                 "(the normalisation 1/(1 + alpha) is undefined at 0)")
         self.c0 = 1 / total
         self.ch = [a / total for a in alphas]
 
@@ -132,7 +164,7 @@ class _Run:
 
     def run(self, steps: int, progress: Callable[[int], None] | None) -> Trajectory:
         classes = _initial_classes(self.config.tokens)
-        Z0 = [[_interval(x) for x in row] for row in self.config.tokens]
+        Z0 = self.Z0
         step_of = {id(Z0): 0}
 
         def decide(Z):
@@ -162,9 +194,10 @@ def simulate_interval(
     steps
         Number of layers ``K``.
     prec
-        Starting working precision in bits.
+        Starting working precision in bits, ``MIN_PREC … MAX_PREC``.
     max_prec
-        Largest precision to try (default: ``8 * prec``); doubled each retry.
+        Largest precision to try, at most ``MAX_PREC`` (default:
+        ``min(8 * prec, MAX_PREC)``); doubled each retry.
 
     Returns
     -------
@@ -174,17 +207,32 @@ def simulate_interval(
         (``None`` or ``{"step", "rows", "head", "prec"}``). An incomplete
         trajectory ends at the undecided state ``Z^k``: it has ``k`` follow
         and leader entries for the decided states ``Z^0 … Z^{k-1}``.
-        ``info["max_radius"][k]`` is the widest interval radius at step ``k``.
+        ``info["max_radius"][k]`` is the widest interval radius at step ``k``
+        (the string ``"inf"`` if it overflows a float).
+
+    Raises
+    ------
+    InputError
+        ``prec`` below ``MIN_PREC``.
+    LimitError
+        ``prec`` or ``max_prec`` above ``MAX_PREC``.
+    NumberError
+        An entry that is not a real number; :class:`~dynamics.numbers.EnclosureError`
+        when an entry (or ``1 + sum(alpha)``) has no finite enclosure even at ``max_prec``.
     """
-    if prec < 8:
-        raise ValueError("prec must be at least 8 bits")
-    max_prec = max(prec, max_prec if max_prec is not None else 8 * prec)
+    bits, max_prec = _precisions(prec, max_prec)
     start = time.perf_counter()
-    bits = prec
     while True:
-        with _precision(bits):
-            traj = _Run(config, bits).run(steps, progress)
-            radii = [float(max((x.delta for row in Z for x in row), default=0) / 2) for Z in traj.states]
+        with interval_precision(bits):
+            try:
+                run = _Run(config, bits)
+            except EnclosureError:
+                if bits >= max_prec:
+                    raise
+                bits = min(2 * bits, max_prec)
+                continue
+            traj = run.run(steps, progress)
+            radii = [_radius(Z) for Z in traj.states]
         undecided = traj.info.pop("stopped", None)
         if undecided is None or bits >= max_prec:
             break
@@ -199,3 +247,23 @@ def simulate_interval(
     }
     traj.elapsed_s = time.perf_counter() - start
     return traj
+
+
+def _precisions(prec: int, max_prec: int | None) -> tuple[int, int]:
+    """Validated ``(prec, max_prec)``: ``MIN_PREC <= prec <= max_prec <= MAX_PREC``."""
+    for name, value in (("prec", prec), ("max_prec", max_prec)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InputError(f"{name} must be an integer number of bits, got {value!r}")
+    if prec < MIN_PREC:
+        raise InputError(f"prec must be at least {MIN_PREC} bits, got {prec}")
+    for flag, value in (("--prec", prec), ("--max-prec", max_prec)):
+        if value is not None and value > MAX_PREC:
+            raise LimitError(f"interval precision {flag} {value} bits is over the limit of {MAX_PREC} bits "
+                             "(dynamics.backends.interval.MAX_PREC)")
+    return prec, max(prec, max_prec if max_prec is not None else min(8 * prec, MAX_PREC))
+
+
+def _radius(Z) -> float | str:
+    """The widest interval radius of a state, as a float (``"inf"`` when it overflows one)."""
+    radius = float(max((x.delta for row in Z for x in row), default=0) / 2)
+    return radius if math.isfinite(radius) else str(radius)
