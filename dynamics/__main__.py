@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from . import BACKENDS, load_config, simulate
-from .budget import parse_size
-from .cli import (Parser, check_output_path, dump_json, exit_codes_epilog, non_negative_int, positive_float,
+from .cli import (Parser, add_limit_options, check_output_path, dump_json, exit_codes_epilog, non_negative_int, positive_float,
                   positive_int, progress_bar, run_main, write_output)
 from .trajectory import Trajectory, approx_state
 
@@ -38,9 +37,7 @@ def build_parser() -> Parser:
                      help="also write the JSON document to FILE: a regular file is replaced atomically, "
                           "a device or FIFO (/dev/null, /dev/stdout) written through; never the config itself")
     sim.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sim.add_argument("--max-memory", type=parse_size, metavar="SIZE",
-                     help="memory the run may use, e.g. 8G (default: what is available now); "
-                          "a run estimated above it is refused before it starts")
+    add_limit_options(sim)
     return parser
 
 
@@ -101,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.output:
         check_output_path(args.output, inputs=[args.config])  # fail before simulating
-    config = load_config(args.config, allow_nonpositive_alpha=args.allow_nonpositive_alpha)
+    config = load_config(args.config, allow_nonpositive_alpha=args.allow_nonpositive_alpha,
+                         max_bytes=args.max_config_size)
     options = _backend_options(args)
     bar = progress_bar(args.steps, f"{args.backend} steps", enabled=not args.no_progress and args.steps >= 50)
     try:

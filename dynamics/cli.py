@@ -65,6 +65,24 @@ non_negative_int.__name__ = "non-negative integer"
 positive_float.__name__ = "positive number"
 
 
+def add_limit_options(parser: argparse.ArgumentParser, memory: bool = True) -> None:
+    """``--max-config-size`` (and ``--max-memory``): the limits of the input contract a user may raise.
+
+    Both take sizes like ``512M`` or ``4G``; defaults: 64 MiB for a config
+    file (:data:`dynamics.config.MAX_CONFIG_BYTES`), the memory available now
+    for a run (:mod:`dynamics.budget`).
+    """
+    from .budget import parse_size
+    from .config import MAX_CONFIG_BYTES
+
+    parser.add_argument("--max-config-size", type=parse_size, default=MAX_CONFIG_BYTES, metavar="SIZE",
+                        help=f"largest config file read (default {MAX_CONFIG_BYTES >> 20}M)")
+    if memory:
+        parser.add_argument("--max-memory", type=parse_size, metavar="SIZE",
+                            help="memory a run may use, e.g. 8G (default: what is available now); a run "
+                                 "estimated above it is refused before it starts")
+
+
 def run_main(prog: str, main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Call ``main(argv)``; report expected errors as ``prog: error: …`` in one line.
 

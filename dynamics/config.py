@@ -405,7 +405,7 @@ def _check_file_kind(name: str) -> None:
 def _check_size(name: str, size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise ConfigLimitError(
-            f"{name}: config file larger than the limit of {max_bytes} bytes (raise it with max_bytes)"
+            f"{name}: config file larger than the limit of {max_bytes} bytes (raise it with --max-config-size SIZE, or load_config(max_bytes=…))"
         )
 
 

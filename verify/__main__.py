@@ -9,9 +9,8 @@ import sys
 import time
 
 from dynamics import load_config, simulate
-from dynamics.budget import parse_size
 from dynamics.errors import InputError
-from dynamics.cli import Parser, dump_json, exit_codes_epilog, positive_int, run_main
+from dynamics.cli import Parser, add_limit_options, dump_json, exit_codes_epilog, positive_int, run_main
 
 from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
 from .exact import satisfies_H
@@ -57,13 +56,13 @@ def build_parser() -> Parser:
     c.add_argument("--dtype", choices=("float32", "float64"), default=None)
     c.add_argument("--device", default="cpu")
     c.add_argument("--json", action="store_true")
-    c.add_argument("--max-memory", type=parse_size, metavar="SIZE",
-                   help="memory the run may use, e.g. 8G (default: what is available now)")
+    add_limit_options(c)
     c.add_argument("--strict", action="store_true", help="exit 1 when an applicable claim fails (for CI)")
 
     lim = sub.add_parser("limit", help="certified limit of one config (SPEC §4)", **_epilog(strict=True))
     lim.add_argument("config")
     lim.add_argument("--max-steps", type=positive_int, default=200)
+    add_limit_options(lim, memory=False)
     lim.add_argument("--json", action="store_true")
     lim.add_argument("--strict", action="store_true",
                      help="exit 1 when the limit is not certified or a limit point is not in S (for CI)")
@@ -95,8 +94,7 @@ def build_parser() -> Parser:
                    help="token family of the random configurations")
     x.add_argument("--seed", type=int, default=0)
     x.add_argument("--json", action="store_true")
-    x.add_argument("--max-memory", type=parse_size, metavar="SIZE",
-                   help="memory each run may use, e.g. 8G (default: what is available now)")
+    add_limit_options(x)
     x.add_argument("--strict", action="store_true", help="exit 1 when any float decision is wrong (for CI)")
 
     r = sub.add_parser("report", help="write the verification report to reports/", **_epilog())
@@ -107,7 +105,7 @@ def build_parser() -> Parser:
 
 
 def _check(args) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, max_bytes=args.max_config_size)
     options = {}
     if args.backend != "exact":
         options = {"dtype": args.dtype or ("float64" if args.backend == "float" else "float32")}
@@ -155,7 +153,7 @@ def _check(args) -> int:
 
 
 def _limit(args) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, max_bytes=args.max_config_size)
     result = certified_limit(config, max_steps=args.max_steps)
     document = result.to_json()
     failed = _limit_failures(result)
@@ -216,7 +214,7 @@ def _crosscheck(args) -> int:
 
     if not args.configs and not args.random:
         raise InputError("crosscheck: give CONFIG files or --random N")
-    items = [(path, load_config(path)) for path in args.configs]
+    items = [(path, load_config(path, max_bytes=args.max_config_size)) for path in args.configs]
     if args.random:
         rng = np.random.default_rng(args.seed)
         for r in range(args.random):
