@@ -1,4 +1,10 @@
-"""``python -m sentiment train|evaluate|leaders|plot|crosscheck`` (SPEC §6)."""
+"""``python -m sentiment train|evaluate|leaders|plot|crosscheck`` (SPEC §6).
+
+Nothing under ``reports/`` is written unless asked: ``--record`` writes the
+published ``results.json`` / ``results.md`` (and, for ``plot``, the figures
+beside them); without it ``plot`` draws into ``RUN/figures/``. A record
+belongs to one model (see :mod:`sentiment.results`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ import os
 import shlex
 import sys
 
-from dynamics.cli import Parser, dump_json, positive_int, run_main
+from dynamics.cli import Parser, dump_json, non_negative_int, positive_float, positive_int, run_main
+from dynamics.errors import InputError
 
-from .results import record
+from .results import DEFAULT_DIR, DEFAULT_RESULTS
 from .text import TRUNCATIONS
 
 PROG = "python -m sentiment"
@@ -34,6 +41,9 @@ def _float_in(what: str, accept, interval: str):
 
 probability = _float_in("a probability", lambda p: 0 <= p < 1, "[0, 1)")
 decay_factor = _float_in("a factor", lambda g: 0 < g <= 1, "(0, 1]")
+non_negative_float = _float_in("a non-negative number", lambda x: 0 <= x < float("inf"), "[0, inf)")
+#: The analyses: what each writes into a record (None: its numbers at the top level).
+RECORD_KEYS = {"evaluate": None, "leaders": "leaders", "plot": "figures", "crosscheck": "exact_crosscheck"}
 
 
 def build_parser() -> Parser:
@@ -42,15 +52,15 @@ def build_parser() -> Parser:
 
     t = sub.add_parser("train", help="train the classifier")
     t.add_argument("--dim", type=positive_int, default=16)
-    t.add_argument("--depth", type=int, default=8)
-    t.add_argument("--tau", type=float, default=1e-3, help="softmax temperature (default 0.001)")
+    t.add_argument("--depth", type=non_negative_int, default=8)
+    t.add_argument("--tau", type=positive_float, default=1e-3, help="softmax temperature (default 0.001)")
     t.add_argument("--mask-pads", action="store_true", help="exclude <PAD> from attention and the mean")
     t.add_argument("--keep-negations", action="store_true", help="keep not/no/never… (dropped by stop-word lists)")
     t.add_argument("--no-lemmatize", action="store_true", help="keep words as written (no simplemma lemmas)")
     t.add_argument("--epochs", type=positive_int, default=100)
     t.add_argument("--batch-size", type=positive_int, default=64)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--weight-decay", type=float, default=0.0,
+    t.add_argument("--lr", type=positive_float, default=1e-3)
+    t.add_argument("--weight-decay", type=non_negative_float, default=0.0,
                    help="decoupled (AdamW) weight decay; 0 (default) is the paper's plain Adam")
     t.add_argument("--lr-decay", type=decay_factor, default=1.0,
                    help="multiply the learning rate by this after every epoch (default 1: constant)")
@@ -61,7 +71,7 @@ def build_parser() -> Parser:
     t.add_argument("--patience", type=positive_int, default=5, help="early stopping: epochs without improvement")
     t.add_argument("--val-split", choices=("movies", "random"), default="movies",
                    help="validation = blocks of consecutive review ids, i.e. held-out movies (default), or random")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=non_negative_int, default=0)
     t.add_argument("--limit", type=positive_int, help="train on this many reviews (quick runs)")
     t.add_argument("--eval-limit", type=positive_int, help="validate and test on this many reviews")
     t.add_argument("--min-count", type=positive_int, default=2)
@@ -70,10 +80,13 @@ def build_parser() -> Parser:
     t.add_argument("--out-dir", help="run folder (default runs/sentiment-d{dim})")
     t.add_argument("--data-dir", help="folder with train.parquet and test.parquet (else $IMDB_DATA_DIR, "
                                       "../shared/data/imdb, or the hub)")
-    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last.pt")
+    t.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last.pt, with the same options (only --epochs, "
+                        "--patience, --no-progress, --threads, --track-test, --data-dir may change)")
     t.add_argument("--track-test", action="store_true",
                    help="also record test accuracy per epoch (a diagnostic; selection stays on validation)")
-    t.add_argument("--record", action="store_true", help="add the result to reports/sentiment/results.json")
+    t.add_argument("--record", action="store_true",
+                   help="make this run the record of its d in reports/sentiment/results.json (and results.md)")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--json", action="store_true")
 
@@ -85,11 +98,20 @@ def build_parser() -> Parser:
         p.add_argument("run", help="run folder written by `train` (model.pt + meta.json)")
         p.add_argument("--data-dir")
         p.add_argument("--limit", type=positive_int, help="use this many test reviews (default all)")
-        p.add_argument("--record", action="store_true", help="add the result to reports/sentiment/results.json")
-        p.add_argument("--output-dir", default=os.path.join("reports", "sentiment"))
+        p.add_argument("--record", action="store_true",
+                       help="add the result to the record of this model in OUTPUT_DIR/results.json"
+                            + (" and draw the figures into OUTPUT_DIR" if name == "plot" else ""))
+        p.add_argument("--replace", action="store_true",
+                       help="with --record: replace the record of this d even if it belongs to another model "
+                            "(it restarts from RUN/summary.json when that describes the same model.pt)")
+        p.add_argument("--output-dir",
+                       help=f"the published results' folder for --record (default {DEFAULT_DIR})"
+                            + ("; the figures' folder (default RUN/figures, or that folder with --record)"
+                               if name == "plot" else ""))
         p.add_argument("--json", action="store_true")
         if name == "plot":
-            p.add_argument("--review", type=int, default=0, help="index of the test review to draw (d = 2)")
+            p.add_argument("--review", type=non_negative_int, default=0,
+                           help="index of the test review to draw (d = 2)")
         if name == "crosscheck":
             p.add_argument("--workers", type=positive_int, default=2, help="processes (default 2)")
     return parser
@@ -100,6 +122,7 @@ def _command(argv: list[str] | None) -> str:
 
 
 def _train(args, argv) -> int:
+    from .results import read_results, record_training
     from .train import TrainConfig, train
 
     cfg = TrainConfig(dim=args.dim, depth=args.depth, tau=args.tau, mask_pads=args.mask_pads,
@@ -111,10 +134,11 @@ def _train(args, argv) -> int:
                       resume=args.resume, track_test=args.track_test, progress=not args.no_progress,
                       val_split=args.val_split, token_dropout=args.token_dropout, lr_decay=args.lr_decay,
                       truncate=args.truncate, lemmatize=not args.no_lemmatize)
-    summary = train(cfg)
-    summary["command"] = _command(argv)
     if args.record:
-        record(summary)
+        read_results(DEFAULT_RESULTS)  # an unreadable results file fails now, not after the training
+    summary = train(cfg, command=_command(argv))
+    if args.record:
+        record_training(summary, DEFAULT_RESULTS)
     if args.json:
         sys.stdout.write(dump_json({k: v for k, v in summary.items() if k != "history"}))
     else:
@@ -125,20 +149,46 @@ def _train(args, argv) -> int:
     return 0
 
 
+def _precheck_record(args, results_path: str) -> None:
+    """Before any work: the run loads, and --record would not mix models (see :func:`results.check_record`)."""
+    from .results import check_record
+    from .train import load_model
+
+    model, meta = load_model(args.run)
+    check_record(results_path, model.dim, meta["model_sha256"], args.replace)
+
+
+def _record(args, result: dict, results_path: str) -> None:
+    """Add an analysis result to the record of its model."""
+    from .results import record_analysis, training_base
+    from .runs import provenance
+
+    sha = result["model_sha256"]
+    key = RECORD_KEYS[args.command]
+    if key is None:
+        fields = {k: v for k, v in result.items() if k != "command"}
+    else:
+        fields = {"dim": result["dim"], key: result[key] if key == "figures" else result}
+    record_analysis(results_path, args.command, fields, provenance(result["command"], sha), args.replace,
+                    training_base(args.run, sha))
+
+
 def _analysis(args, argv) -> int:
     from . import analysis
 
+    if args.replace and not args.record:
+        raise InputError("--replace: only with --record (expected --record --replace)")
+    results_path = os.path.join(args.output_dir or DEFAULT_DIR, "results.json")
+    if args.command == "plot":  # figures: published only with --record (or where --output-dir says)
+        args.output_dir = args.output_dir or (DEFAULT_DIR if args.record else os.path.join(args.run, "figures"))
+    if args.record:
+        _precheck_record(args, results_path)
     runner = {"evaluate": analysis.evaluate, "leaders": analysis.leaders_report,
               "plot": analysis.plots, "crosscheck": analysis.exact_crosscheck}[args.command]
     result = runner(args)
     result["command"] = _command(argv)
     if args.record:
-        key = {"evaluate": None, "leaders": "leaders", "plot": None, "crosscheck": "exact_crosscheck"}[args.command]
-        if key is None:  # top-level figures; "command" stays the training command
-            flat = {k: v for k, v in result.items() if k != "command"}
-            record(flat | {f"{args.command}_command": result["command"]})
-        else:
-            record({"dim": result["dim"], key: result})
+        _record(args, result, results_path)
     if args.json:
         sys.stdout.write(dump_json(result))
     else:

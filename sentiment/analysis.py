@@ -7,11 +7,13 @@
   already leaders at layer 0) and the most frequent leader words of
   confidently classified reviews (``|v·z̄ + b| > 2``).
 * :func:`plots` — a bar chart of those words, and for ``d = 2`` a review's
-  tokens moving through the layers.
+  tokens moving through the layers (into ``args.output_dir``).
 * :func:`exact_crosscheck` — each test review's hardmax dynamics run in exact
   arithmetic (the trained float32 weights are exact dyadic rationals) by the
   certified engine, compared with the float path: predictions, leader sets and
   clusters that the floats get wrong, and how common exact ties are.
+
+Every result names the ``model_sha256`` of the ``model.pt`` it comes from.
 
 A leader (SPEC §1) is a token whose follow set holds only copies of itself; in
 a review, copies are repeated words and the ``<PAD>`` tokens.
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 
 from dynamics.cli import write_atomic
+from dynamics.errors import InputError
 
 from .model import ClusteringClassifier
 from .text import Preprocessor, Vocabulary
@@ -68,7 +71,7 @@ def evaluate(args) -> dict:
     return {"dim": model.dim, "test_reviews": len(ids), "test_accuracy": accuracy(soft, labels),
             "hardmax_test_accuracy": accuracy(hard, labels),
             "agreement": float(((soft > 0) == (hard > 0)).mean()), "val_accuracy": meta["val_accuracy"],
-            "alpha": meta["alpha"], "epochs_best": meta["best_epoch"]}
+            "alpha": meta["alpha"], "epochs_best": meta["best_epoch"], "model_sha256": meta["model_sha256"]}
 
 
 def _leader_masks(model: ClusteringClassifier, ids: torch.Tensor) -> list[torch.Tensor]:
@@ -106,6 +109,7 @@ def leaders_report(args, batch_size: int = 256) -> dict:
         "fraction_leaders_at_layer_0": float(np.mean(at_start)),
         "confident_reviews": confident,
         "top_leader_words": {side: c.most_common(20) for side, c in words.items()},
+        "model_sha256": meta["model_sha256"],
     }
 
 
@@ -117,6 +121,10 @@ def plots(args) -> dict:
     import matplotlib.pyplot as plt
 
     model, meta = load_model(args.run)
+    if model.dim == 2:  # check the review index before any figure is written
+        vocab, ids, _ = test_set(meta, args.data_dir, None)
+        if args.review >= len(ids):
+            raise InputError(f"--review: {args.review} (expected a test review index below {len(ids)})")
     report = leaders_report(args)
     os.makedirs(args.output_dir, exist_ok=True)
     written = []
@@ -130,12 +138,12 @@ def plots(args) -> dict:
     _save(fig, path)
     written.append(path)
     if model.dim == 2:
-        vocab, ids, _ = test_set(meta, args.data_dir, None)
         review = torch.from_numpy(ids[args.review:args.review + 1])
         states, _ = model.trajectory(review, rule="hardmax")
         leaders = _leader_masks(model, review)
-        fig, axes = plt.subplots(1, 5, figsize=(16, 3.6))
-        for ax, k in zip(axes, (0, 1, 2, 4, model.depth)):
+        layers = sorted({k for k in (0, 1, 2, 4, model.depth) if k <= model.depth})  # a shallow run has fewer
+        fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.6), squeeze=False)
+        for ax, k in zip(axes[0], layers):
             Z = states[k][0].numpy()
             lead = leaders[k][0].numpy()
             ax.scatter(Z[~lead, 0], Z[~lead, 1], s=10, color="tab:blue")
@@ -147,7 +155,7 @@ def plots(args) -> dict:
         path = os.path.join(args.output_dir, f"review_{args.review}_d2.png")
         _save(fig, path)
         written.append(path)
-    return {"dim": model.dim, "figures": written}
+    return {"dim": model.dim, "figures": written, "model_sha256": meta["model_sha256"]}
 
 
 def _save(fig, path: str) -> None:
@@ -214,7 +222,7 @@ def exact_crosscheck(args) -> dict:
     """Compare the float hardmax dynamics of test reviews with the exact dynamics of the same weights."""
     from dynamics.parallel import worker_pool
 
-    model, _ = load_model(args.run)
+    model, meta = load_model(args.run)
     workers = max(1, getattr(args, "workers", 1))
     start = time.perf_counter()
     jobs = [(args.run, args.data_dir, args.limit, part, workers) for part in range(workers)]
@@ -230,7 +238,7 @@ def exact_crosscheck(args) -> dict:
             "reviews_needing_exact_rows", "rows_decided_exactly", "rows")
     return {"dim": model.dim, "layers": model.depth, "alpha": float(model.alpha.detach())} | {
         k: int(total[k]) for k in keys} | {
-        "seconds": time.perf_counter() - start, "workers": workers,
+        "seconds": time.perf_counter() - start, "workers": workers, "model_sha256": meta["model_sha256"],
         "note": "rows decided exactly = argmax rows the float filter could not certify (ties between "
                 "different tokens, or gaps below the rounding bound); copies (pads, repeated words) tie "
                 "exactly and are decided by the filter",

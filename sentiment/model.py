@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from dynamics.backends.torch_ import layer, run_layers
+from dynamics.errors import InputError
 
 __all__ = ["ClusteringClassifier"]
 
@@ -27,7 +28,7 @@ class ClusteringClassifier(nn.Module):
     def __init__(self, vocab_size: int, dim: int, depth: int = 8, tau: float = 1e-3, mask_pads: bool = False):
         super().__init__()
         if vocab_size < 2 or dim < 1 or depth < 0 or not tau > 0:
-            raise ValueError("need vocab_size >= 2, dim >= 1, depth >= 0 and tau > 0")
+            raise InputError("need vocab_size >= 2, dim >= 1, depth >= 0 and tau > 0")
         self.dim, self.depth, self.tau, self.mask_pads = dim, depth, tau, mask_pads
         self.embedding = nn.Embedding(vocab_size, dim)
         self.alpha = nn.Parameter(torch.rand(()))

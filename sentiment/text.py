@@ -26,6 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from dynamics.errors import InputError
+
 __all__ = ["clean", "Preprocessor", "Vocabulary", "PAD", "UNK", "NEGATIONS", "TRUNCATIONS"]
 
 PAD, UNK = "<PAD>", "<UNK>"
@@ -90,7 +92,7 @@ class Vocabulary:
 
     def __init__(self, words: Sequence[str]):
         if list(words[:2]) != [PAD, UNK]:
-            raise ValueError("a vocabulary starts with <PAD>, <UNK>")
+            raise InputError("a vocabulary starts with <PAD>, <UNK>")
         self.words = list(words)
         self.index = {w: i for i, w in enumerate(self.words)}
 
@@ -113,7 +115,7 @@ class Vocabulary:
         reviews tend to end with the verdict).
         """
         if truncate not in TRUNCATIONS:
-            raise ValueError(f"truncate must be one of {', '.join(TRUNCATIONS)}, got {truncate!r}")
+            raise InputError(f"truncate must be one of {', '.join(TRUNCATIONS)}, got {truncate!r}")
         out = np.zeros((len(token_lists), length), dtype=np.int64)
         for r, tokens in enumerate(token_lists):
             kept = tokens[:length] if truncate == "head" else tokens[-length:] if length else []

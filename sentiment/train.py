@@ -5,7 +5,14 @@ validation split is carved from the training reviews and used for model
 selection and early stopping (the paper selected on the test set; we don't).
 Checkpoints are ``state_dict`` files written atomically and read back with
 ``torch.load(weights_only=True)``; metadata (vocabulary, config, α, metrics)
-are JSON. An interrupted run resumes from ``last.pt`` with ``--resume``.
+are JSON, and record the SHA-256 of the ``model.pt`` they describe.
+
+One training at a time per run folder: :func:`train` holds an OS-level lock
+(``flock`` on ``OUT_DIR/train.lock``, released by the OS when the process
+ends) and a second process is refused at once. An interrupted run resumes
+from ``last.pt`` with ``--resume``, with the same options: only those in
+:data:`RESUMABLE` (how long to train, progress display, threads, where the
+files are) may change; any other is refused, naming it.
 
 Beyond the paper (all off by default, so the defaults are the paper's recipe):
 
@@ -19,25 +26,39 @@ Beyond the paper (all off by default, so the defaults are the paper's recipe):
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 from torch import nn
 
 from dynamics.cli import write_atomic
+from dynamics.errors import InputError
 
+from .checkpoint import ORIGIN, CheckpointError, check_state, load_model, load_state, read_json, save_state
+from .data import check_data_dir
 from .features import DEFAULT_CACHE, Encoded, encode_imdb
 from .model import ClusteringClassifier
+from .runs import hold_lock, provenance
 from .text import Preprocessor
 
-__all__ = ["TrainConfig", "train", "load_model", "accuracy", "split_indices", "drop_tokens"]
+__all__ = ["TrainConfig", "train", "load_model", "accuracy", "split_indices", "drop_tokens", "RESUMABLE",
+           "LOCK_FILE", "check_resume_options"]
+
+#: Training options that ``--resume`` may change: they decide how long to train and where files are, not
+#: what a training step computes (``threads`` can change the last bits of float sums, nothing more).
+RESUMABLE = frozenset({"epochs", "patience", "progress", "resume", "threads", "track_test", "out_dir",
+                       "data_dir", "cache_dir"})
+#: The lock file inside a run folder.
+LOCK_FILE = "train.lock"
+#: TrainConfig fields that have no command-line option.
+_NOT_OPTIONS = frozenset({"clip", "val_fraction"})
 
 
 @dataclass
@@ -110,26 +131,6 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(((logits > 0).astype(np.int64) == labels).mean()) if len(labels) else float("nan")
 
 
-def _save_state(path: str, state: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    write_atomic(path, buffer.getvalue())
-
-
-def load_model(out_dir: str) -> tuple[ClusteringClassifier, dict]:
-    """The best model of a run folder and its metadata (``weights_only=True``: no code is run)."""
-    meta_path = os.path.join(out_dir, "meta.json")
-    model_path = os.path.join(out_dir, "model.pt")
-    if not (os.path.isfile(meta_path) and os.path.isfile(model_path)):
-        raise ValueError(f"{out_dir}: not a trained run (needs model.pt and meta.json; run `python -m sentiment train`)")
-    with open(meta_path, encoding="utf-8") as handle:
-        meta = json.load(handle)
-    model = ClusteringClassifier(**meta["model"])
-    model.load_state_dict(torch.load(model_path, weights_only=True))
-    model.eval()
-    return model, meta
-
-
 def drop_tokens(ids: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
     """Token dropout: each real token becomes ``<PAD>`` (id 0) with probability ``p``.
 
@@ -151,10 +152,200 @@ def _subset(ids: np.ndarray, labels: np.ndarray, limit: int | None, seed: int):
     return ids[pick], labels[pick]
 
 
-def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
-    """Train one model; returns the JSON summary (also written to ``out_dir/summary.json``)."""
+#: TrainConfig fields set by a negative flag.
+_NEGATED = {"lemmatize": "--no-lemmatize", "progress": "--no-progress"}
+
+
+def _option(name: str) -> str:
+    """The command-line option of a TrainConfig field (``lemmatize`` is ``--no-lemmatize``)."""
+    if name in _NOT_OPTIONS:
+        return f"TrainConfig.{name}"
+    return _NEGATED.get(name, "--" + name.replace("_", "-"))
+
+
+def _shown(name: str, value) -> str:
+    """An option's value as the user gave it (flags: given / not given)."""
+    if isinstance(value, bool) and name not in _NOT_OPTIONS:
+        return "given" if value != (name in _NEGATED) else "not given"
+    return json.dumps(value)
+
+
+def check_resume_options(stored: dict, cfg: TrainConfig, where: str) -> None:
+    """Refuse to resume with training options other than the interrupted run's.
+
+    Parameters
+    ----------
+    stored : dict
+        The interrupted run's ``TrainConfig`` as a dict (a field it lacks had
+        its default value then).
+    cfg : TrainConfig
+        The options of this ``--resume``.
+    where : str
+        The file ``stored`` comes from (named in the message).
+
+    Raises
+    ------
+    InputError
+        The first option outside :data:`RESUMABLE` that differs, old and new value.
+    """
+    defaults = asdict(TrainConfig())
+    for item in fields(TrainConfig):
+        if item.name in RESUMABLE:
+            continue
+        old, new = stored.get(item.name, defaults[item.name]), getattr(cfg, item.name)
+        if old != new:
+            may = ", ".join(_option(name) for name in sorted(RESUMABLE - {"resume", "out_dir", "cache_dir"}))
+            raise InputError(f"{where}: {_option(item.name)} was {_shown(item.name, old)} in the interrupted run, "
+                             f"now {_shown(item.name, new)} (expected the same training options with --resume; "
+                             f"only {may} may change; train into a new --out-dir to change it)")
+
+
+#: Keys of last.pt (``config``, ``commands``, ``vocab_sha256`` and ``scheduler`` are optional: older files).
+_LAST_KEYS = {"model": dict, "optimiser": dict, "epoch": int, "best_val": float, "best_epoch": int, "stale": int,
+              "history": str}
+
+
+@dataclass
+class _Resumed:
+    """The state of an interrupted run (``last.pt``), checked."""
+
+    path: str
+    state: dict
+    history: list
+    commands: list = field(default_factory=list)
+
+
+def _json_field(state: dict, key: str, kind: type, path: str):
+    """The JSON string ``state[key]`` of last.pt, parsed (``None`` if absent); it must hold a ``kind``."""
+    if key not in state:
+        return None
+    try:
+        value = json.loads(state[key])
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, kind):
+        raise CheckpointError(f"{path}: {key!r} is not a JSON {kind.__name__} (expected the checkpoint {ORIGIN})")
+    return value
+
+
+def _read_resumed(cfg: TrainConfig, path: str) -> _Resumed:
+    """``last.pt``, checked, after refusing changed options (:func:`check_resume_options`)."""
+    state, _ = load_state(path, f"the checkpoint {ORIGIN}")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: a {type(state).__name__} (expected the checkpoint dict {ORIGIN})")
+    for key, kind in _LAST_KEYS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            got = "missing" if key not in state else f"a {type(state[key]).__name__}"
+            raise CheckpointError(f"{path}: key {key!r} is {got} (expected a {kind.__name__}; the checkpoint "
+                                  f"{ORIGIN})")
+    stored = _json_field(state, "config", dict, path)
+    if stored is None:  # an older last.pt: the options are in meta.json
+        meta_path = os.path.join(cfg.out_dir, "meta.json")
+        if not os.path.isfile(meta_path):
+            raise CheckpointError(f"{path}: no training options to compare with (expected 'config' in last.pt or "
+                                  f"a meta.json beside it; train into a new --out-dir)")
+        stored = read_json(meta_path, f"the JSON object {ORIGIN}").get("train")
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{path}: the stored training options are not an object (expected the checkpoint "
+                              f"{ORIGIN})")
+    check_resume_options(stored, cfg, path)
+    return _Resumed(path, state, _json_field(state, "history", list, path),
+                    _json_field(state, "commands", list, path) or [])
+
+
+def _vocab_sha256(words: list[str]) -> str:
+    """The identity of a vocabulary."""
+    return hashlib.sha256(json.dumps(words).encode()).hexdigest()
+
+
+def _restore(resumed: _Resumed, model: ClusteringClassifier, optimiser, scheduler, vocab_sha256: str) -> None:
+    """Load the interrupted run's model, optimiser and scheduler; refuse data that changed since."""
+    state, path = resumed.state, resumed.path
+    if state.get("vocab_sha256", vocab_sha256) != vocab_sha256:
+        raise InputError(f"{path}: the data now give another vocabulary than the interrupted run's (expected the "
+                         f"same training data with --resume: --data-dir may move, not change)")
+    check_state(state["model"], model, path, "this run's options and vocabulary")
+    model.load_state_dict(state["model"])
+    try:
+        optimiser.load_state_dict(state["optimiser"])
+        if "scheduler" in state:
+            scheduler.load_state_dict(state["scheduler"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: unusable optimiser state ({type(exc).__name__}) (expected the checkpoint "
+                              f"{ORIGIN})") from None
+
+
+@dataclass
+class _Splits:
+    """Training tensors, validation and test arrays."""
+
+    X: torch.Tensor
+    y: torch.Tensor
+    val_ids: np.ndarray
+    val_labels: np.ndarray
+    test_ids: np.ndarray
+    test_labels: np.ndarray
+
+
+def _splits(cfg: TrainConfig, encoded: Encoded) -> _Splits:
+    """The seeded train / validation split (``limit``, ``eval_limit`` applied) and the test subset."""
+    train_idx, val_idx = split_indices(len(encoded.train_ids), cfg.val_fraction, cfg.seed, encoded.train_labels,
+                                       encoded.train_review_ids if cfg.val_split == "movies" else None)
+    if cfg.limit is not None:
+        train_idx = train_idx[: cfg.limit]
+    if not len(train_idx) or not len(val_idx):
+        raise InputError(f"{encoded.source}: {len(encoded.train_ids)} training reviews leave an empty "
+                         f"{'validation' if len(train_idx) else 'training'} set (expected enough reviews for a "
+                         f"{cfg.val_fraction:.0%} validation split)")
+    val_ids, val_labels = encoded.train_ids[val_idx], encoded.train_labels[val_idx]
+    val_ids, val_labels = _subset(val_ids, val_labels, cfg.eval_limit, cfg.seed + 1)
+    test_ids, test_labels = _subset(encoded.test_ids, encoded.test_labels, cfg.eval_limit, cfg.seed + 2)
+    return _Splits(torch.from_numpy(encoded.train_ids[train_idx]),
+                   torch.from_numpy(encoded.train_labels[train_idx]).float(), val_ids, val_labels, test_ids,
+                   test_labels)
+
+
+def train(cfg: TrainConfig, encoded: Encoded | None = None, command: str | None = None) -> dict:
+    """Train one model; returns the JSON summary (also written to ``out_dir/summary.json``).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The options.
+    encoded : Encoded, optional
+        Encoded reviews (default: :func:`~sentiment.features.encode_imdb` with ``cfg``'s options).
+    command : str, optional
+        The command line, kept in the summary with the commit, the date and the model's SHA-256.
+
+    Raises
+    ------
+    BusyError
+        Another process is training into ``cfg.out_dir``.
+    InputError
+        Bad data, or ``--resume`` with changed options or a bad ``last.pt``.
+    """
+    if encoded is None:
+        check_data_dir(cfg.data_dir)  # bad data fail before the run folder is touched
+    created = not os.path.isdir(cfg.out_dir)
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    lock = os.path.join(cfg.out_dir, LOCK_FILE)
+    with hold_lock(lock, f"{cfg.out_dir}: another process{{holder}} is training into this folder (expected one "
+                         f"training per --out-dir: wait for it, or choose another --out-dir)"):
+        try:
+            return _train_locked(cfg, encoded, command)
+        except BaseException:
+            if created and os.listdir(cfg.out_dir) == [LOCK_FILE]:  # leave no empty run folder behind
+                os.unlink(lock)
+                os.rmdir(cfg.out_dir)
+            raise
+
+
+def _train_locked(cfg: TrainConfig, encoded: Encoded | None, command: str | None) -> dict:
+    """:func:`train`, with the run folder's lock held."""
     from tqdm import tqdm
 
+    last_path = os.path.join(cfg.out_dir, "last.pt")
+    resumed = _read_resumed(cfg, last_path) if cfg.resume and os.path.exists(last_path) else None
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -162,15 +353,8 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
     encoded = encoded or encode_imdb(cfg.data_dir, preprocessor,
                                      min_count=cfg.min_count, max_vocab=cfg.max_vocab, cache_dir=cfg.cache_dir,
                                      truncate=cfg.truncate)
-    train_idx, val_idx = split_indices(len(encoded.train_ids), cfg.val_fraction, cfg.seed, encoded.train_labels,
-                                       encoded.train_review_ids if cfg.val_split == "movies" else None)
-    if cfg.limit is not None:
-        train_idx = train_idx[: cfg.limit]
-    val_ids, val_labels = encoded.train_ids[val_idx], encoded.train_labels[val_idx]
-    val_ids, val_labels = _subset(val_ids, val_labels, cfg.eval_limit, cfg.seed + 1)
-    test_ids, test_labels = _subset(encoded.test_ids, encoded.test_labels, cfg.eval_limit, cfg.seed + 2)
-    X = torch.from_numpy(encoded.train_ids[train_idx])
-    y = torch.from_numpy(encoded.train_labels[train_idx]).float()
+    data = _splits(cfg, encoded)
+    X, y = data.X, data.y
 
     model = ClusteringClassifier(len(encoded.vocab), cfg.dim, cfg.depth, cfg.tau, cfg.mask_pads)
     # AdamW: decoupled weight decay (with weight_decay = 0, the paper's Adam exactly)
@@ -178,22 +362,20 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
     # lr_k = lr * lr_decay**k in epoch k (1.0: constant, the paper)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=cfg.lr_decay)
     loss_fn = nn.BCEWithLogitsLoss()
-    os.makedirs(cfg.out_dir, exist_ok=True)
-    last_path = os.path.join(cfg.out_dir, "last.pt")
+    vocab_sha256 = _vocab_sha256(encoded.vocab.to_json())
     history: list[dict] = []
+    earlier_commands: list = []
     start_epoch, best_val, best_epoch, stale = 0, -1.0, 0, 0
-    if cfg.resume and os.path.exists(last_path):
-        state = torch.load(last_path, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        if "scheduler" in state:
-            scheduler.load_state_dict(state["scheduler"])
+    if resumed is not None:
+        _restore(resumed, model, optimiser, scheduler, vocab_sha256)
+        state = resumed.state
         start_epoch, best_val, best_epoch, stale = (int(state["epoch"]), float(state["best_val"]),
                                                     int(state["best_epoch"]), int(state["stale"]))
-        history = json.loads(state["history"])
+        history, earlier_commands = resumed.history, resumed.commands
+    commands = earlier_commands + [command]
     meta = {"model": model.config(), "train": asdict(cfg), "vocab": encoded.vocab.to_json(),
             "preprocessing": preprocessor.describe(),
-            "data": encoded.source, "train_reviews": len(train_idx), "val_reviews": len(val_ids)}
+            "data": encoded.source, "train_reviews": len(X), "val_reviews": len(data.val_ids)}
     for epoch in range(start_epoch, cfg.epochs):
         if stale >= cfg.patience:
             break
@@ -216,41 +398,49 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None) -> dict:
             total += float(loss.detach()) * len(pick)
         scheduler.step()
         seconds = time.perf_counter() - started
-        val_acc = accuracy(predict_logits(model, val_ids), val_labels)
+        val_acc = accuracy(predict_logits(model, data.val_ids), data.val_labels)
         alpha = float(model.alpha.detach())
         history.append({"epoch": epoch + 1, "lr": lr,
                         "loss": total / len(X), "val_accuracy": val_acc,
                         "alpha": alpha, "seconds": seconds})
         if cfg.track_test:  # a diagnostic only: never used for model selection
-            history[-1]["test_accuracy"] = accuracy(predict_logits(model, test_ids), test_labels)
+            history[-1]["test_accuracy"] = accuracy(predict_logits(model, data.test_ids), data.test_labels)
         if val_acc > best_val:
             best_val, best_epoch, stale = val_acc, epoch + 1, 0
-            _save_state(os.path.join(cfg.out_dir, "model.pt"), model.state_dict())
+            sha = save_state(os.path.join(cfg.out_dir, "model.pt"), model.state_dict())
             write_atomic(os.path.join(cfg.out_dir, "meta.json"),
                          json.dumps(meta | {"best_epoch": best_epoch, "val_accuracy": best_val,
-                                            "alpha": alpha}))
+                                            "alpha": alpha, "model_sha256": sha}))
         else:
             stale += 1
-        _save_state(last_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                                "scheduler": scheduler.state_dict(),
-                                "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch,
-                                "stale": stale, "history": json.dumps(history)})
+        save_state(last_path, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                               "scheduler": scheduler.state_dict(),
+                               "epoch": epoch + 1, "best_val": best_val, "best_epoch": best_epoch,
+                               "stale": stale, "history": json.dumps(history), "config": json.dumps(asdict(cfg)),
+                               "commands": json.dumps(commands), "vocab_sha256": vocab_sha256})
         tracked = f", test {history[-1]['test_accuracy']:.4f}" if cfg.track_test else ""
         print(f"d={cfg.dim} epoch {epoch + 1}: loss {total / len(X):.4f}, val {val_acc:.4f}{tracked}, "
               f"alpha {alpha:.3f}, {seconds:.1f} s", file=sys.stderr, flush=True)
+    summary = _summary(cfg, data, history, command)
+    if earlier_commands:
+        summary["earlier_commands"] = earlier_commands
+    write_atomic(os.path.join(cfg.out_dir, "summary.json"), json.dumps(summary, indent=1))
+    return summary
+
+
+def _summary(cfg: TrainConfig, data: _Splits, history: list[dict], command: str | None) -> dict:
+    """The best model's test figures, the training's bookkeeping and its provenance."""
     best, meta_best = load_model(cfg.out_dir)
-    test_soft = predict_logits(best, test_ids, "softmax")
-    test_hard = predict_logits(best, test_ids, "hardmax")
-    summary = {
+    test_soft = predict_logits(best, data.test_ids, "softmax")
+    test_hard = predict_logits(best, data.test_ids, "hardmax")
+    return {
         "dim": cfg.dim, "val_accuracy": meta_best["val_accuracy"],
-        "test_accuracy": accuracy(test_soft, test_labels),
-        "hardmax_test_accuracy": accuracy(test_hard, test_labels),
-        "agreement": float(((test_soft > 0) == (test_hard > 0)).mean()) if len(test_labels) else None,
+        "test_accuracy": accuracy(test_soft, data.test_labels),
+        "hardmax_test_accuracy": accuracy(test_hard, data.test_labels),
+        "agreement": float(((test_soft > 0) == (test_hard > 0)).mean()) if len(data.test_labels) else None,
         "epochs": len(history), "best_epoch": meta_best["best_epoch"], "alpha": meta_best["alpha"],
-        "train_reviews": len(train_idx), "val_reviews": len(val_ids), "test_reviews": len(test_ids),
+        "train_reviews": len(data.X), "val_reviews": len(data.val_ids), "test_reviews": len(data.test_ids),
         "train_seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
         "torch_threads": torch.get_num_threads(), "history": history, "checkpoint": cfg.out_dir,
         "mask_pads": cfg.mask_pads, "keep_negations": cfg.keep_negations,
-    }
-    write_atomic(os.path.join(cfg.out_dir, "summary.json"), json.dumps(summary, indent=1))
-    return summary
+    } | provenance(command, meta_best["model_sha256"])

@@ -195,20 +195,31 @@ def test_validation_holds_out_whole_blocks_of_consecutive_review_ids():
 
 
 def test_recording_results_merges_by_dim_and_writes_the_markdown_table(tmp_path):
-    from sentiment.results import record
+    from sentiment.results import RecordError, record_analysis, record_training
 
     path = str(tmp_path / "results.json")
-    record({"dim": 16, "val_accuracy": 0.86, "test_accuracy": 0.87, "command": "python -m sentiment train --dim 16"},
-           path)
-    record({"dim": 4, "test_accuracy": 0.81, "epochs": 3, "best_epoch": 2}, path)
-    record({"dim": 16, "hardmax_test_accuracy": 0.869, "evaluate_command": "python -m sentiment evaluate x"}, path)
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    prov = {"command": "python -m sentiment evaluate x", "commit": None, "date": "2025-01-01T00:00:00+00:00"}
+    record_training({"dim": 16, "val_accuracy": 0.86, "test_accuracy": 0.87, "model_sha256": a,
+                     "command": "python -m sentiment train --dim 16", "commit": "f" * 40, "date": "2025-01-01"}, path)
+    record_training({"dim": 4, "test_accuracy": 0.81, "epochs": 3, "best_epoch": 2, "model_sha256": b}, path)
+    record_analysis(path, "evaluate", {"dim": 16, "hardmax_test_accuracy": 0.869}, prov | {"model_sha256": a})
+    with pytest.raises(RecordError, match="belongs to another model"):
+        record_analysis(path, "evaluate", {"dim": 4, "test_accuracy": 0.5}, prov | {"model_sha256": c})
     with open(path, encoding="utf-8") as handle:
         runs = json.load(handle)["runs"]
-    assert [r["dim"] for r in runs] == [4, 16]
+    assert [r["dim"] for r in runs] == [4, 16] and runs[0]["test_accuracy"] == 0.81
     assert runs[1]["command"] == "python -m sentiment train --dim 16" and runs[1]["hardmax_test_accuracy"] == 0.869
+    assert runs[1]["provenance"]["train"]["commit"] == "f" * 40 and "commit" not in runs[1]
+    assert runs[1]["provenance"]["evaluate"]["model_sha256"] == a
     table = (tmp_path / "results.md").read_text(encoding="utf-8")
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| 4 ") or
             line.startswith("| 16 ")}
     assert "| 0.823 |" in rows["4"] and "**no**" in rows["4"]  # 0.81 < 0.803 + 0.02
     assert "| 0.866 |" in rows["16"] and "| yes |" in rows["16"]  # 0.87 >= 0.846 + 0.02
-    assert "`python -m sentiment train --dim 16`" in table
+    assert "`python -m sentiment train --dim 16` (model sha256 `aaaaaaaaaaaa`, commit `ffffffffff`" in table
+    record_training({"dim": 16, "test_accuracy": 0.5, "model_sha256": c}, path)  # a new model: a new record
+    with open(path, encoding="utf-8") as handle:
+        assert json.load(handle)["runs"][1] == {"dim": 16, "test_accuracy": 0.5, "model_sha256": c,
+                                                "provenance": {"train": {"command": None, "commit": None,
+                                                                         "date": None, "model_sha256": c}}}
