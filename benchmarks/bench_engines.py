@@ -1,6 +1,9 @@
 """Engine benchmarks, every figure a ratio measured in one run (issue 2, item 8).
 
-    python -m benchmarks.bench_engines [--quick] [--output reports/benchmarks.json]
+    python -m benchmarks.bench_engines [--quick] [--save] [--output FILE]
+
+``--save`` publishes the results to ``reports/benchmarks.json`` (with commit, date and command);
+without it nothing is written unless ``--output`` names a file.
 
 (a) exact engine vs a plain ``fractions.Fraction`` implementation, per step,
     n = 128, d = 16, tokens the exact values of random float64s (53-bit dyadics,
@@ -37,8 +40,11 @@ import torch
 from benchmarks.baselines import fraction_step, paper_loop, paper_loop_torch
 from dynamics.backends.exact import ExactEngine
 from dynamics.backends.torch_ import run_layers
-from dynamics.cli import write_atomic
+from dynamics.cli import write_output
 from dynamics.config import Config, Head, identity
+from dynamics.provenance import git_commit, utc_now
+
+PUBLISHED = "reports/benchmarks.json"
 
 
 def best_of(fn, repeats: int) -> float:
@@ -150,7 +156,9 @@ def bench_float(batch: int, n: int, d: int, layers: int, paper_batch: int, repea
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_engines", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run, not the reported figures)")
-    parser.add_argument("--output", default="reports/benchmarks.json", help="JSON results file (written atomically)")
+    parser.add_argument("--save", action="store_true",
+                        help=f"publish the results to {PUBLISHED} (with their provenance)")
+    parser.add_argument("--output", help="also write the JSON results to this file")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -164,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         floats = bench_float(1000, 128, 16, 8, paper_batch=1000, repeats=5, seed=args.seed)
     result = {
         "command": "python -m benchmarks.bench_engines" + (" --quick" if args.quick else ""),
+        "commit": git_commit(), "date": utc_now(),
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
                     "torch": torch.__version__, "numpy": np.__version__},
         "exact_vs_fraction": exact,
@@ -184,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
           f"-> {floats['speedup_vs_paper_loop_numpy']:.0f}x")
     print(f"(c) batched torch vs Gram-only floor: {floats['batched_s']:.3f} s vs {floats['gram_floor_s']:.3f} s "
           f"-> {floats['ratio_to_gram_floor']:.2f}x the floor")
-    write_atomic(args.output, json.dumps(result, indent=2) + "\n")
-    print(f"written {args.output}", file=sys.stderr)
+    text = json.dumps(result, indent=2) + "\n"
+    for path in ([PUBLISHED] if args.save else []) + ([args.output] if args.output else []):
+        write_output(path, text)
+        print(f"written {path}", file=sys.stderr)
     return 0
 
 

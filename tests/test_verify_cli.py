@@ -206,3 +206,16 @@ def test_help_lists_exit_codes(capsys):
         out = capsys.readouterr().out
         assert "exit codes:" in out and "130  interrupted" in out, command
         assert ("1    a checked claim fails" in out) == strict, command
+
+
+def test_hunt_publishes_into_the_corpus_only_when_asked(capsys):
+    import os
+
+    from verify.hunt import CORPUS_DIR
+
+    before = sorted(os.listdir(CORPUS_DIR))
+    assert main(["hunt", "--claim", "P3", "--matrix", "indefinite", "--max-examples", "200", "--steps", "5",
+                 "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["counterexample"] is not None and document["saved_to"] is None
+    assert sorted(os.listdir(CORPUS_DIR)) == before

@@ -79,7 +79,10 @@ def build_parser() -> Parser:
     h.add_argument("--max-d", type=positive_int, default=3, help="largest dimension (≤ 5, default 3)")
     h.add_argument("--seed", type=int, default=0)
     h.add_argument("--workers", type=positive_int, default=1)
-    h.add_argument("--no-save", action="store_true", help="do not add a found counterexample to verify/corpus/")
+    save = h.add_mutually_exclusive_group()
+    save.add_argument("--save", action="store_true",
+                      help="add a found counterexample to verify/corpus/ (published: only when asked)")
+    save.add_argument("--no-save", action="store_true", help="do not add it (the default)")
     h.add_argument("--json", action="store_true")
 
     x = sub.add_parser("crosscheck", help="compare a float run with the exact dynamics step by step",
@@ -186,7 +189,7 @@ def _hunt(args, argv: list[str] | None) -> int:
     result = hunt(args.claim, matrix=args.matrix, heads=args.heads, max_examples=args.max_examples,
                   seed=args.seed, steps=args.steps, family=args.family, workers=args.workers,
                   max_n=args.max_n, max_d=args.max_d)
-    if result.counterexample is not None and not args.no_save:
+    if result.counterexample is not None and args.save:
         command = "python -m verify " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]) if a != "--json")
         result.saved_to = save_counterexample(result, command)
     document = result.to_json()

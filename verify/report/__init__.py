@@ -69,7 +69,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--no-cache", action="store_true", help="recompute every section")
-    parser.add_argument("--no-save", action="store_true", help="do not add found counterexamples to verify/corpus/")
+    save = parser.add_mutually_exclusive_group()
+    save.add_argument("--save", action="store_true",
+                      help="add found counterexamples to verify/corpus/ (published: only when asked)")
+    save.add_argument("--no-save", action="store_true", help="do not add them (the default)")
 
 
 def _environment() -> dict[str, Any]:
@@ -395,7 +398,7 @@ def run_report(args) -> int:
     document["elapsed_s"] = round(time.perf_counter() - start, 1)
     markdown = render_markdown(document, figures)
     page = render_html(markdown, figures)
-    if not args.no_save:  # after rendering: a failed render leaves no new corpus entries either
+    if args.save:  # after rendering: a failed render leaves no new corpus entries either
         _save_counterexamples(document, budget, args.seed)
     results = json.dumps(document, indent=1) + "\n"
     _publish(args.output_dir, figures, {"results.json": results, "index.md": markdown, "index.html": page})
