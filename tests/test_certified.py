@@ -17,13 +17,14 @@ def same(a, b):
     assert a.follow_by_head == b.follow_by_head
 
 
+def every_class_and_family(strategy, **options):
+    """Configurations of every matrix class and token family, drawn by ``strategy``."""
+    return st.tuples(st.sampled_from(MATRIX_CLASSES), st.sampled_from(FAMILIES)).flatmap(
+        lambda mf: strategy(matrix=mf[0], family=mf[1], **options))
+
+
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.tuples(st.sampled_from(MATRIX_CLASSES), st.sampled_from(FAMILIES)).flatmap(
-        lambda mf: configs(matrix=mf[0], family=mf[1], heads=(1, 3), max_n=10, max_d=3)
-    ),
-    st.integers(0, 8),
-)
+@given(every_class_and_family(configs, heads=(1, 3), max_n=10, max_d=3), st.integers(0, 8))
 def test_certified_equals_exact_on_every_family(config, steps):
     same(simulate(config, steps, backend="exact"), simulate(config, steps, backend="certified"))
 
@@ -88,12 +89,7 @@ from verify.strategies import wide_range_configs  # noqa: E402
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.tuples(st.sampled_from(MATRIX_CLASSES), st.sampled_from(FAMILIES)).flatmap(
-        lambda mf: wide_range_configs(matrix=mf[0], family=mf[1], heads=(1, 2), max_n=8, max_d=3)
-    ),
-    st.integers(0, 4),
-)
+@given(every_class_and_family(wide_range_configs, heads=(1, 2), max_n=8, max_d=3), st.integers(0, 4))
 def test_certified_equals_exact_across_the_whole_exponent_range(config, steps):
     same(simulate(config, steps, backend="exact"), simulate(config, steps, backend="certified"))
 
