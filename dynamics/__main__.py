@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config, allow_nonpositive_alpha=args.allow_nonpositive_alpha,
                          max_bytes=args.max_config_size)
     options = _backend_options(args)
-    bar = progress_bar(args.steps, f"{args.backend} steps", enabled=not args.no_progress and args.steps >= 50)
+    long_run = args.steps >= 50 or config.n * config.n * max(args.steps, 1) >= 10 ** 8  # many steps, or big n
+    bar = progress_bar(args.steps, f"{args.backend} steps", enabled=not args.no_progress and long_run)
     try:
         traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory,
                         progress=(lambda k: bar.update(1)) if bar is not None else None, **options)
