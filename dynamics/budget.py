@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from fractions import Fraction
 
 from .config import Config
 from .errors import InputError, LimitError
@@ -41,15 +42,20 @@ from .rules import step_weights
 
 __all__ = ["available_memory", "estimate_memory", "check_memory", "parse_size"]
 
+#: The largest size accepted (sizes beyond it are typing mistakes, not machines).
+MAX_SIZE = 2 ** 60
 _UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
 
 
 def parse_size(text: str) -> int:
     """``"512M"``, ``"4G"``, ``"1.5T"`` or a number of bytes → bytes (binary units)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", str(text), flags=re.IGNORECASE)
+    match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([KMGT]?)(?:i?B)?\s*", str(text), flags=re.IGNORECASE)
     if not match:
         raise InputError(f"--max-memory: expected a size like 512M, 4G or a number of bytes, got {text!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+    size = int(Fraction(match.group(1)) * _UNITS[match.group(2).upper()])
+    if size > MAX_SIZE:
+        raise InputError(f"--max-memory: {text!r} is more than {_human(MAX_SIZE)}")
+    return size
 
 
 parse_size.__name__ = "size"  # argparse names the type in its error message
@@ -97,17 +103,21 @@ def _growth_bits(config: Config) -> int:
     return weights_bits + 2
 
 
-def estimate_memory(config: Config, steps: int, backend: str) -> int:
-    """Upper estimate of the peak bytes of a run (module docstring); cheap, no work is done."""
+def estimate_memory(config: Config, steps: int, backend: str, keep_states: bool = True) -> int:
+    """Upper estimate of the peak bytes of a run (module docstring); cheap, no work is done.
+
+    ``keep_states=False`` is a run that holds only its current state (a
+    certified limit): its size at the last step counts, not the trajectory.
+    """
     n, d, K, H = config.n, config.d, steps, len(config.heads)
-    entries = (K + 1) * n * d
+    entries = (K + 1) * n * d if keep_states else n * d
     if backend in ("float", "torch"):
         return entries * (8 + 25) + 4 * H * n * n * 8
     if backend == "interval":
         return entries * 400 + 4 * H * n * n * 400
     b0, g = _input_bits(config), _growth_bits(config)
-    mean_bits = b0 + g * K / 2  # the average over k = 0 … K of b0 + k·g
     last_bits = b0 + g * K
+    mean_bits = b0 + g * K / 2 if keep_states else last_bits  # the average over k = 0 … K of b0 + k·g
     per_entry = 36 + mean_bits / 8 + 2 * mean_bits * math.log10(2)  # int object + its decimal text
     from .backends.certified import BLOCK_ENTRIES
     from .backends.exact import SCORE_BLOCK_ENTRIES
@@ -117,9 +127,10 @@ def estimate_memory(config: Config, steps: int, backend: str) -> int:
     return int(entries * per_entry + exact_scores + float_filter)
 
 
-def check_memory(config: Config, steps: int, backend: str, limit: int | None = None) -> None:
+def check_memory(config: Config, steps: int, backend: str, limit: int | None = None,
+                 keep_states: bool = True) -> None:
     """Refuse (``LimitError``) a run whose estimated memory exceeds ``limit`` (default: available memory)."""
-    need = estimate_memory(config, steps, backend)
+    need = estimate_memory(config, steps, backend, keep_states)
     have = available_memory() if limit is None else limit
     if need > have:
         raise LimitError(

@@ -33,7 +33,7 @@ class Parser(argparse.ArgumentParser):
     """``ArgumentParser`` with one-line errors."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
 
 
 def positive_int(text: str) -> int:
@@ -216,6 +216,8 @@ def check_output_path(path: str, *, inputs: Iterable[str] = (), option: str = "-
     found = _stat(path)
     if found is not None and stat.S_ISDIR(found.st_mode):
         raise InputError(f"{label}: is a directory, not a file")
+    if found is not None:  # also through /dev/stdin, /proc/self/fd/N: they lead to the input itself
+        _refuse_inputs(label, found, inputs)
     if _is_fd_alias(path):
         return "stream", path
     if found is not None and (stat.S_ISCHR(found.st_mode) or stat.S_ISFIFO(found.st_mode)):
@@ -223,8 +225,6 @@ def check_output_path(path: str, *, inputs: Iterable[str] = (), option: str = "-
     if found is not None and not stat.S_ISREG(found.st_mode):
         raise InputError(f"{label}: is a {_file_kind(found.st_mode)}; "
                          "expected a regular file, a character device or a FIFO")
-    if found is not None:
-        _refuse_inputs(label, found, inputs)
     target = os.path.realpath(path)
     _check_folder(label, os.path.dirname(target))
     return "atomic", target

@@ -394,6 +394,8 @@ def _check_file_kind(name: str) -> None:
         raise ConfigError(f"{name}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    except ValueError:  # an embedded NUL byte: no file can have that name
+        raise ConfigError(f"{name!r}: no such file (a path cannot contain a NUL byte)") from None
     if stat.S_ISDIR(mode):
         raise ConfigError(f"{name}: is a directory, expected a JSON config file")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):

@@ -16,7 +16,14 @@ __all__ = ["UserError", "InputError", "LimitError"]
 
 
 class UserError(Exception):
-    """A failure caused by the user's input or request; ``str(error)`` is one line."""
+    """A failure caused by the user's input or request; ``str(error)`` is one line.
+
+    The message is normalised on construction: any run of whitespace in it
+    (a newline inside a quoted key or path included) becomes one space.
+    """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(" ".join(str(message).split()), *args)
 
 
 class InputError(UserError, ValueError):

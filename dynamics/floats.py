@@ -128,6 +128,7 @@ def float_config(config, dtype: str) -> tuple[np.ndarray, list[np.ndarray], list
     :class:`~dynamics.config.ConfigError` naming the first field outside the
     dtype's range.
     """
+    config.require_rational(f"a {dtype} run")
     multi = len(config.heads) > 1
     tokens = float_rows(config.tokens, dtype, config.source, "tokens")
     matrices = [float_rows(h.A, dtype, config.source, f"heads[{k}].A" if multi else "A")

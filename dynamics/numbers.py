@@ -129,11 +129,12 @@ _TINY_BITS = 2 * MAX_BITS
 # Validation of an irrational expression at parse time runs at this precision.
 _CHECK_PREC = 64
 
-# Unambiguous patterns (no nested quantifiers over the same digits): linear time.
-_INT_RE = re.compile(r"([+-]?)(\d+)")
-_RATIO_RE = re.compile(r"([+-]?)(\d+)\s*/\s*(\d+)")
-_DECIMAL_RE = re.compile(r"([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?")
-_TOKEN_RE = re.compile(r"\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|\*\*|[A-Za-z_]+|[-+*/^()])")
+# Unambiguous patterns (no nested quantifiers over the same digits): linear time. ASCII digits
+# only: Python's \d also matches other scripts' digits, which FLINT and the grammar do not read.
+_INT_RE = re.compile(r"([+-]?)([0-9]+)")
+_RATIO_RE = re.compile(r"([+-]?)([0-9]+)\s*/\s*([0-9]+)")
+_DECIMAL_RE = re.compile(r"([+-]?)(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
+_TOKEN_RE = re.compile(r"\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\*\*|[A-Za-z_]+|[-+*/^()])")
 
 _ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}

@@ -170,7 +170,7 @@ def test_limit_strict_fails_on_points_outside_S(monkeypatch, capsys):
 
     fake = LimitResult(certified=True, certified_at=0, steps_run=0, limit=[], clusters=[[0], [1]],
                        leaders=(0,), in_S=[True, False])
-    monkeypatch.setattr("verify.__main__.certified_limit", lambda config, max_steps: fake)
+    monkeypatch.setattr("verify.__main__.certified_limit", lambda config, max_steps, max_memory=None: fake)
     assert main(["limit", EMERGING, "--strict"]) == 1
     assert "tokens [1] not in S" in capsys.readouterr().err
 

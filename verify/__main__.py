@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 from dynamics import load_config, simulate
 from dynamics.errors import InputError
-from dynamics.cli import Parser, add_limit_options, dump_json, exit_codes_epilog, positive_int, run_main
+from dynamics.cli import Parser, add_limit_options, dump_json, non_negative_int, exit_codes_epilog, positive_int, run_main
 
 from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
 from .exact import satisfies_H
@@ -62,7 +66,7 @@ def build_parser() -> Parser:
     lim = sub.add_parser("limit", help="certified limit of one config (SPEC §4)", **_epilog(strict=True))
     lim.add_argument("config")
     lim.add_argument("--max-steps", type=positive_int, default=200)
-    add_limit_options(lim, memory=False)
+    add_limit_options(lim)
     lim.add_argument("--json", action="store_true")
     lim.add_argument("--strict", action="store_true",
                      help="exit 1 when the limit is not certified or a limit point is not in S (for CI)")
@@ -95,7 +99,7 @@ def build_parser() -> Parser:
     x.add_argument("--random", type=positive_int, metavar="N", help="also check N seeded random configurations")
     x.add_argument("--family", choices=("generic", "duplicates", "reflection"), default="generic",
                    help="token family of the random configurations")
-    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--seed", type=non_negative_int, default=0)
     x.add_argument("--json", action="store_true")
     add_limit_options(x)
     x.add_argument("--strict", action="store_true", help="exit 1 when any float decision is wrong (for CI)")
@@ -118,7 +122,7 @@ def _check(args) -> int:
     traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory, **options)
     verdicts = check_all(config, traj, FINITE_CLAIMS)
     if args.backend == "exact":
-        limit = certified_limit(config, max_steps=args.limit_steps)
+        limit = certified_limit(config, max_steps=args.limit_steps, max_memory=args.max_memory)
         if not limit.certified:
             p5 = Verdict("P5", None, reason=limit.reason)
         elif limit.in_S is None:
@@ -157,7 +161,7 @@ def _check(args) -> int:
 
 def _limit(args) -> int:
     config = load_config(args.config, max_bytes=args.max_config_size)
-    result = certified_limit(config, max_steps=args.max_steps)
+    result = certified_limit(config, max_steps=args.max_steps, max_memory=args.max_memory)
     document = result.to_json()
     failed = _limit_failures(result)
     if args.strict:
@@ -252,13 +256,37 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args)
     if args.command == "limit":
         return _limit(args)
-    if args.command == "hunt":
-        return _hunt(args, argv)
     if args.command == "crosscheck":
         return _crosscheck(args)
-    from .report import run_report
+    with private_hypothesis_storage():  # hunts write nothing into the user's folder
+        if args.command == "hunt":
+            return _hunt(args, argv)
+        from .report import run_report
 
-    return run_report(args)
+        return run_report(args)
+
+
+@contextmanager
+def private_hypothesis_storage() -> Iterator[None]:
+    """Point Hypothesis' storage (its example database, its constants cache) at a temporary folder.
+
+    Hypothesis otherwise creates ``.hypothesis/`` in the current folder, an
+    unrequested write. A user's own ``HYPOTHESIS_STORAGE_DIRECTORY`` is kept.
+    The variable is inherited by worker processes.
+    """
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    with tempfile.TemporaryDirectory(prefix="verify-hypothesis-") as folder:
+        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = folder
+        set_hypothesis_home_dir(folder)
+        try:
+            yield
+        finally:
+            del os.environ["HYPOTHESIS_STORAGE_DIRECTORY"]
+            set_hypothesis_home_dir(None)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
         raise InputError(f"crosscheck compares float or torch runs, got {backend!r}")
     if dtype not in UNIT_ROUNDOFF:
         raise InputError(f"dtype must be float32 or float64, got {dtype!r}")
+    config.require_rational(f"a crosscheck against the {backend} backend")
     _, matrices, _ = float_config(config, dtype)  # refuses values beyond the dtype's range, before any work
     start = time.perf_counter()
     exact = simulate(config, steps, backend="certified", max_memory=max_memory)

@@ -35,6 +35,7 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 from dynamics.backends.exact import ExactEngine
+from dynamics.budget import check_memory
 from dynamics.config import Config
 from dynamics.floats import approx_float, json_number
 from dynamics.numbers import format_fraction
@@ -175,7 +176,7 @@ def _in_S(x, leader_points, A) -> bool:
     return _dot(Ax, x) == max(_dot(Ax, y) for y in leader_points)
 
 
-def certified_limit(config: Config, max_steps: int = 200) -> LimitResult:
+def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None = None) -> LimitResult:
     """Run the exact engine until the follow pattern is provably frozen, then return the exact limit.
 
     Parameters
@@ -185,7 +186,12 @@ def certified_limit(config: Config, max_steps: int = 200) -> LimitResult:
     max_steps
         Step budget. If the pattern is not frozen by then, ``certified`` is
         False and ``reason`` says so.
+    max_memory
+        Bytes the run may use (default: what is available). The exact numbers
+        grow with the steps; a budget whose last state could not fit is
+        refused before the work (:func:`dynamics.budget.check_memory`).
     """
+    check_memory(config, max_steps, "exact", max_memory, keep_states=False)
     start = time.perf_counter()
     engine = ExactEngine(config)
     c0, ch = step_weights([h.alpha for h in config.heads])

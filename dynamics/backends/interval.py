@@ -256,6 +256,8 @@ def _precisions(prec: int, max_prec: int | None) -> tuple[int, int]:
             raise InputError(f"{name} must be an integer number of bits, got {value!r}")
     if prec < MIN_PREC:
         raise InputError(f"prec must be at least {MIN_PREC} bits, got {prec}")
+    if max_prec is not None and max_prec < prec:
+        raise InputError(f"max_prec ({max_prec} bits) must be at least prec ({prec} bits)")
     for flag, value in (("--prec", prec), ("--max-prec", max_prec)):
         if value is not None and value > MAX_PREC:
             raise LimitError(f"interval precision {flag} {value} bits is over the limit of {MAX_PREC} bits "

@@ -33,8 +33,9 @@ def hardmax_attention(scores: np.ndarray) -> np.ndarray:
 
 def softmax_attention(scores: np.ndarray, tau: float) -> np.ndarray:
     """``P_ij = exp(S_ij/τ) / Σ_l exp(S_il/τ)``, computed stably."""
-    shifted = (scores - scores.max(axis=-1, keepdims=True)) / tau
-    weights = np.exp(shifted)
+    with np.errstate(over="ignore", under="ignore"):  # a tiny τ: shifted scores of -inf, weights of 0
+        shifted = (scores - scores.max(axis=-1, keepdims=True)) / tau
+        weights = np.exp(shifted)
     return weights / weights.sum(axis=-1, keepdims=True)
 
 

@@ -18,6 +18,7 @@ a learnable parameter); gradients flow through the softmax path.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
@@ -140,7 +141,9 @@ def heads_from_config(config: Config, dtype: torch.dtype, device: str | torch.de
 def check_device(device: str) -> torch.device:
     """``device`` as a ``torch.device``: CPU, or a CUDA device that exists; else a one-line InputError."""
     try:
-        parsed = torch.device(device)
+        with warnings.catch_warnings():  # torch warns about some device names before refusing them
+            warnings.simplefilter("ignore")
+            parsed = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise InputError(f"--device: expected cpu, cuda or cuda:N, got {device!r}") from None
     if parsed.type not in ("cpu", "cuda"):
