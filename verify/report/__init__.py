@@ -37,6 +37,7 @@ from typing import Any
 
 from dynamics.cli import write_atomic
 from dynamics.errors import InputError
+from dynamics.provenance import git_commit, utc_now
 
 from . import sections
 from .render import build_figures, render_html, render_markdown
@@ -394,6 +395,7 @@ def run_report(args) -> int:
     start = time.perf_counter()
     document = build_report(budget, args.seed, chosen, args.workers, not args.no_progress, save=False,
                             output_dir=args.output_dir, use_cache=not args.no_cache)
+    document["provenance"] = {"commit": git_commit(), "date": utc_now()}
     figures = build_figures(document)
     document["elapsed_s"] = round(time.perf_counter() - start, 1)
     markdown = render_markdown(document, figures)

@@ -434,6 +434,8 @@ def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None
         "## Environment and reproduction",
         "",
         f"- command: `{doc['command']}`",
+        *([f"- commit {doc['provenance']['commit'] or 'unknown'}, written {doc['provenance']['date']}"]
+          if doc.get("provenance") else []),
         f"- Python {env['python']} on {env['platform']}, {env['cpu_count']} CPUs",
         "- " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
         f"- section timings (s): {json.dumps(doc['timings_s'])}; total {doc.get('elapsed_s', '–')} s",
