@@ -96,7 +96,7 @@ def summary(traj: Trajectory, config_path: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.output:
+    if args.output is not None:
         check_output_path(args.output, inputs=[args.config])  # fail before simulating
     config = load_config(args.config, allow_nonpositive_alpha=args.allow_nonpositive_alpha,
                          max_bytes=args.max_config_size)

@@ -35,6 +35,8 @@ import os
 import re
 from fractions import Fraction
 
+from flint import fmpz
+
 from .config import Config
 from .errors import InputError, LimitError
 from .rational import common_denominator
@@ -42,6 +44,8 @@ from .rules import step_weights
 
 __all__ = ["available_memory", "estimate_memory", "check_memory", "parse_size"]
 
+#: Bits of the tokens' common denominator (the exact state is ``N / D`` over one ``D``).
+MAX_COMMON_DENOMINATOR_BITS = 1_000_000
 #: The largest size accepted (sizes beyond it are typing mistakes, not machines).
 MAX_SIZE = 2 ** 60
 _UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
@@ -82,7 +86,13 @@ def _input_bits(config: Config) -> int:
     top = 1
     for row in config.tokens:
         for x in row:
-            den = math.lcm(den, x.denominator) if hasattr(x, "denominator") else den
+            if hasattr(x, "denominator") and den % x.denominator:
+                den = int(fmpz(den).lcm(x.denominator))  # FLINT: subquadratic on big numbers
+                if den.bit_length() > MAX_COMMON_DENOMINATOR_BITS:
+                    raise LimitError(
+                        f"{config.source}: the tokens' common denominator has more than "
+                        f"{MAX_COMMON_DENOMINATOR_BITS} bits (the exact engine works over it; "
+                        "dynamics.budget.MAX_COMMON_DENOMINATOR_BITS)")
     for row in config.tokens:
         for x in row:
             if hasattr(x, "numerator"):

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -168,7 +169,8 @@ def _refuse_inputs(label: str, target: os.stat_result, inputs: Iterable[str]) ->
     """Raise :class:`InputError` when ``target`` is the same regular file as one of ``inputs``."""
     for source in inputs:
         found = _stat(source)
-        if found is not None and stat.S_ISREG(found.st_mode) and os.path.samestat(found, target):
+        if found is not None and (stat.S_ISREG(found.st_mode) or stat.S_ISFIFO(found.st_mode)) \
+                and os.path.samestat(found, target):
             raise InputError(f"{label}: is the input file {source}; refusing to overwrite it")
 
 
@@ -213,6 +215,8 @@ def check_output_path(path: str, *, inputs: Iterable[str] = (), option: str = "-
         file; it is one of ``inputs``; or its folder is missing or not writable.
     """
     label = f"{option} {path}"
+    if not path:
+        raise InputError(f"{option}: empty path (expected a file name)")
     found = _stat(path)
     if found is not None and stat.S_ISDIR(found.st_mode):
         raise InputError(f"{label}: is a directory, not a file")
@@ -261,12 +265,16 @@ def write_output(path: str, content: str | bytes, *, inputs: Iterable[str] = (),
         stream.write(content)
         stream.flush()
         return
-    if isinstance(content, bytes):
-        with open(target, "wb") as handle:
-            handle.write(content)
-    else:
-        with open(target, "w", encoding="utf-8") as handle:
-            handle.write(content)
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    try:  # non-blocking open: a FIFO nobody reads is an error, not a hang
+        fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise InputError(f"{option} {path}: nobody is reading this FIFO (start the reader first)") from None
+        raise
+    os.set_blocking(fd, True)
+    with open(fd, "wb") as handle:
+        handle.write(data)
 
 
 def _is_stdout(path: str) -> bool:

@@ -153,8 +153,9 @@ class Config:
         field_text = self.first_irrational()
         if field_text is not None:
             raise ConfigError(
-                f"{self.source}: field {field_text} is irrational; {what} takes rational "
-                "configs (use --backend interval)"
+                f"{self.source}: field {field_text} is an expression that is not a plain rational number "
+                f"(sqrt, cos, pi, …); {what} takes rational configs (only `python -m dynamics simulate "
+                "--backend interval` evaluates such expressions)"
             )
 
     def to_dict(self) -> dict[str, Any]:

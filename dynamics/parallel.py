@@ -21,6 +21,10 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
+
+from .errors import LimitError
 
 __all__ = ["worker_pool"]
 
@@ -46,6 +50,33 @@ def _die_with(parent: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A ``ProcessPoolExecutor`` of ``workers`` processes that end when this process ends."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with, initargs=(os.getpid(),))
+#: Most worker processes a command may start (a typo such as ``--workers 100000`` is refused, not forked).
+MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A ``ProcessPoolExecutor`` of ``workers`` processes that end when this process ends.
+
+    Used as a context manager. If the body is left by an exception (Ctrl-C on
+    the parent alone included), queued work is cancelled and the workers are
+    terminated instead of waited for.
+
+    Raises
+    ------
+    LimitError
+        ``workers`` above :data:`MAX_WORKERS`.
+    """
+    if workers > MAX_WORKERS:
+        raise LimitError(f"--workers {workers}: at most {MAX_WORKERS} worker processes on this machine")
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        raise
+    else:
+        pool.shutdown(wait=True)

@@ -59,8 +59,8 @@ _META = {"model": (lambda v: isinstance(v, dict), "an object"),
          "val_accuracy": (_is_number, "a number"),
          "alpha": (_is_number, "a number")}
 _MODEL = {"vocab_size": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
-          "dim": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-          "depth": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+          "dim": (lambda v: _is_int(v) and 1 <= v <= 4096, "an integer in 1..4096"),
+          "depth": (lambda v: _is_int(v) and 0 <= v <= 1000, "an integer in 0..1000"),
           "tau": (lambda v: _is_number(v) and v > 0, "a number > 0"),
           "mask_pads": (lambda v: isinstance(v, bool), "true or false")}
 _TRAIN = {"min_count": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),

@@ -345,7 +345,10 @@ def _train_locked(cfg: TrainConfig, encoded: Encoded | None, command: str | None
     from tqdm import tqdm
 
     last_path = os.path.join(cfg.out_dir, "last.pt")
-    resumed = _read_resumed(cfg, last_path) if cfg.resume and os.path.exists(last_path) else None
+    if cfg.resume and not os.path.exists(last_path):
+        raise InputError(f"{cfg.out_dir}: --resume: no last.pt to resume from (expected a run folder written by "
+                         "`python -m sentiment train`; drop --resume to start a new run)")
+    resumed = _read_resumed(cfg, last_path) if cfg.resume else None
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

@@ -145,8 +145,8 @@ def _edit_meta(edit):
 @pytest.mark.parametrize("content, fragment", [
     ("{bad", "not valid JSON"),
     ("[1, 2]", "a JSON list (expected the JSON object"),
-    (_edit_meta(lambda m: m["model"].pop("dim")), "missing key 'model.dim' (expected an integer >= 1"),
-    (_edit_meta(lambda m: m["model"].update(dim="2")), "key 'model.dim' is \"2\" (expected an integer >= 1)"),
+    (_edit_meta(lambda m: m["model"].pop("dim")), "missing key 'model.dim' (expected an integer in 1..4096"),
+    (_edit_meta(lambda m: m["model"].update(dim="2")), "key 'model.dim' is \"2\" (expected an integer in 1..4096)"),
     (_edit_meta(lambda m: m["model"].update(mask_pads=1)), "key 'model.mask_pads' is 1 (expected true or false)"),
     (_edit_meta(lambda m: m["train"].update(truncate="middle")), "key 'train.truncate' is \"middle\""),
     (_edit_meta(lambda m: m.update(vocab=m["vocab"][:-1])), "'vocab' has 7 words (expected model.vocab_size = 8)"),

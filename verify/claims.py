@@ -33,7 +33,7 @@ from dynamics.floats import approx_float, json_number
 from dynamics.numbers import format_fraction
 from dynamics.trajectory import Trajectory
 
-from .exact import IntState, exact_rows, follow_sets, integer_matrix, leaders_of, satisfies_H
+from .exact import IntState, exact_rows, require_finite, follow_sets, integer_matrix, leaders_of, satisfies_H
 from .geometry import hull_membership, is_vertex
 
 CLAIMS = ("P1", "P2", "P3", "P4", "P5", "D1", "D2", "D3")
@@ -82,6 +82,7 @@ class Analysis:
     """
 
     def __init__(self, config: Config, traj: Trajectory):
+        require_finite(traj)
         self.config = config
         self.traj = traj
         self.rows = [exact_rows(s) for s in traj.states]

@@ -32,6 +32,8 @@ from dynamics.config import Config
 from dynamics.errors import InputError
 from dynamics.floats import approx_float, float_config
 
+from .exact import require_finite
+
 __all__ = ["crosscheck", "summarise", "UNIT_ROUNDOFF"]
 
 #: ``(u, μ)`` of each dtype: unit roundoff and the absolute underflow unit (the smallest normal number);
@@ -85,6 +87,7 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
     run_start = time.perf_counter()
     floats = simulate(config, steps, backend=backend, max_memory=max_memory, **options)
     float_seconds = time.perf_counter() - run_start
+    require_finite(floats)
     out_steps = []
     first = None
     for k in range(steps + 1):

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dynamics.errors import InputError
 from dynamics.rational import RationalMatrix
 
 Rows = list[list[Fraction]]
@@ -37,6 +38,16 @@ __all__ = [
     "is_positive_definite",
     "satisfies_H",
 ]
+
+
+def require_finite(traj) -> None:
+    """Refuse (one line) a float trajectory whose tokens overflowed to inf/NaN: no exact value to judge."""
+    for k, state in enumerate(traj.states):
+        if isinstance(state, np.ndarray) and not np.isfinite(state).all():
+            dtype = traj.info.get("dtype", "float")
+            raise InputError(f"the {traj.backend} {dtype} run overflowed: its tokens are not finite from step {k} "
+                             "on, so it cannot be judged exactly (use the exact or certified backend, or smaller "
+                             "tokens)")
 
 
 def exact_rows(state: Any) -> Rows:

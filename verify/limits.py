@@ -37,6 +37,7 @@ from typing import Any, Sequence
 from dynamics.backends.exact import ExactEngine
 from dynamics.budget import check_memory
 from dynamics.config import Config
+from dynamics.errors import InputError
 from dynamics.floats import approx_float, json_number
 from dynamics.numbers import format_fraction
 from dynamics.rules import leaders as leaders_rule
@@ -191,6 +192,11 @@ def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None
         grow with the steps; a budget whose last state could not fit is
         refused before the work (:func:`dynamics.budget.check_memory`).
     """
+    config.require_rational("a certified limit")
+    if any(h.alpha <= 0 for h in config.heads):
+        # λ = c_0^t ∈ (0, 1] and the convex motion toward m_i need every alpha > 0.
+        raise InputError(f"{config.source}: a certified limit needs every alpha > 0 (the motion toward the "
+                         "limit is a contraction only then)")
     check_memory(config, max_steps, "exact", max_memory, keep_states=False)
     start = time.perf_counter()
     engine = ExactEngine(config)

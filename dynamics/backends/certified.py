@@ -119,9 +119,9 @@ def score_error_bound(Zf: np.ndarray, Af: np.ndarray, unit_roundoff: float = UNI
     absA = np.abs(Af.astype(np.float64))
     with np.errstate(over="ignore", invalid="ignore"):
         T = (absZ[rows] @ absA.T) @ absZ.T
-        zmax = float(absZ.max(initial=0.0))
-        amax = float(absA.max(initial=0.0))
-        absolute = 16.0 * d * d * underflow * (1.0 + zmax) ** 2 * (1.0 + amax)
+        zmax = absZ.max(initial=0.0)  # NumPy scalars: an overflow is inf, not an exception
+        amax = absA.max(initial=0.0)
+        absolute = np.float64(16.0 * d * d * underflow) * (1.0 + zmax) ** 2 * (1.0 + amax)
         return (2 * d + 8) * unit_roundoff * 1.01 * T + absolute
 
 

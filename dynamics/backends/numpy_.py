@@ -64,6 +64,9 @@ class FloatEngine:
             raise InputError(f"softmax temperature must be > 0, got {tau}")
         self.config, self.rule, self.tau = config, rule, tau
         self.dtype = _DTYPES[dtype]
+        if rule == "softmax" and not 0 < self.dtype(tau) < np.inf:
+            raise InputError(f"softmax temperature {tau} is not a positive finite {dtype} (it rounds to "
+                             f"{self.dtype(tau)})")
         self._tokens, matrices, _ = float_config(config, dtype)
         self.A_T = [A.T.copy() for A in matrices]
         c0, ch = step_weights([h.alpha for h in config.heads])
@@ -78,7 +81,15 @@ class FloatEngine:
         return [(Z @ A_T) @ Z.T for A_T in self.A_T]
 
     def layer(self, Z: np.ndarray) -> tuple[np.ndarray, tuple[FollowSets, ...]]:
-        """One layer: the next state and the float follow sets of ``Z``."""
+        """One layer: the next state and the float follow sets of ``Z``.
+
+        Float overflow is what float code does: it yields inf/NaN silently here
+        (no warnings); :mod:`verify` refuses to judge such states.
+        """
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            return self._layer(Z)
+
+    def _layer(self, Z: np.ndarray) -> tuple[np.ndarray, tuple[FollowSets, ...]]:
         out = self.c0 * Z
         per_head = []
         for S, ch in zip(self.scores(Z), self.ch):

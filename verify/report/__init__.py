@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import stat
 import sys
 import time
 from pathlib import Path
@@ -204,10 +205,22 @@ def _mismatch(value: Any, schema: Any, where: str = "") -> str | None:
     return None
 
 
+#: Largest JSON file the report reads (cache entries, included results).
+MAX_JSON_BYTES = 256 << 20
+
+
 def _read_json(path: str) -> Any:
-    """Parse the JSON file ``path``; :class:`InputError` naming it if it is not valid JSON (UTF-8)."""
+    """Parse the JSON file ``path``; :class:`InputError` naming it if it is not valid JSON (UTF-8).
+
+    Only a regular file of at most :data:`MAX_JSON_BYTES` is read (not a FIFO, a device or a folder).
+    """
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file")
+    if info.st_size > MAX_JSON_BYTES:
+        raise InputError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB")
     with open(path, "rb") as handle:
-        raw = handle.read()
+        raw = handle.read(MAX_JSON_BYTES + 1)
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -386,6 +399,15 @@ def _publish(output_dir: str, figures: dict[str, bytes], documents: dict[str, st
         write_atomic(os.path.join(output_dir, name), text)
 
 
+def _render(document: dict[str, Any], start: float) -> tuple[dict[str, bytes], str, str]:
+    """Figures, Markdown and HTML of ``document``, all in memory (stamps provenance and the elapsed time)."""
+    document["provenance"] = {"commit": git_commit(), "date": utc_now()}
+    figures = build_figures(document)
+    document["elapsed_s"] = round(time.perf_counter() - start, 1)
+    markdown = render_markdown(document, figures)
+    return figures, markdown, render_html(markdown, figures)
+
+
 def run_report(args) -> int:
     """``python -m verify report``: build and render everything in memory, then publish it."""
     chosen = _chosen_sections(args.sections)
@@ -393,13 +415,18 @@ def run_report(args) -> int:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     budget = sections.FULL if args.full else sections.QUICK
     start = time.perf_counter()
+    use_cache = not args.no_cache
     document = build_report(budget, args.seed, chosen, args.workers, not args.no_progress, save=False,
-                            output_dir=args.output_dir, use_cache=not args.no_cache)
-    document["provenance"] = {"commit": git_commit(), "date": utc_now()}
-    figures = build_figures(document)
-    document["elapsed_s"] = round(time.perf_counter() - start, 1)
-    markdown = render_markdown(document, figures)
-    page = render_html(markdown, figures)
+                            output_dir=args.output_dir, use_cache=use_cache)
+    try:
+        figures, markdown, page = _render(document, start)
+    except Exception:  # noqa: BLE001 - a cached entry that passed its checks but cannot be drawn
+        if not use_cache:
+            raise  # computed just now: a bug, with its traceback
+        print(f"{PROG}: warning: cached sections could not be rendered; recomputing them", file=sys.stderr)
+        document = build_report(budget, args.seed, chosen, args.workers, not args.no_progress, save=False,
+                                output_dir=args.output_dir, use_cache=False)
+        figures, markdown, page = _render(document, start)
     if args.save:  # after rendering: a failed render leaves no new corpus entries either
         _save_counterexamples(document, budget, args.seed)
     results = json.dumps(document, indent=1) + "\n"
