@@ -35,8 +35,6 @@ import os
 import re
 from fractions import Fraction
 
-from flint import fmpz
-
 from .config import Config
 from .errors import InputError, LimitError
 from .rational import common_denominator
@@ -55,10 +53,10 @@ def parse_size(text: str) -> int:
     """``"512M"``, ``"4G"``, ``"1.5T"`` or a number of bytes → bytes (binary units)."""
     match = re.fullmatch(r"\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([KMGT]?)(?:i?B)?\s*", str(text), flags=re.IGNORECASE)
     if not match:
-        raise InputError(f"--max-memory: expected a size like 512M, 4G or a number of bytes, got {text!r}")
+        raise InputError(f"expected a size like 512M, 4G or a number of bytes, got {text!r}")
     size = int(Fraction(match.group(1)) * _UNITS[match.group(2).upper()])
     if size > MAX_SIZE:
-        raise InputError(f"--max-memory: {text!r} is more than {_human(MAX_SIZE)}")
+        raise InputError(f"size {text!r} is more than {_human(MAX_SIZE)}")
     return size
 
 
@@ -82,17 +80,13 @@ def available_memory() -> int:
 
 def _input_bits(config: Config) -> int:
     """Bits of the largest numerator or common denominator among the tokens (exact entries)."""
-    den = 1
     top = 1
-    for row in config.tokens:
-        for x in row:
-            if hasattr(x, "denominator") and den % x.denominator:
-                den = int(fmpz(den).lcm(x.denominator))  # FLINT: subquadratic on big numbers
-                if den.bit_length() > MAX_COMMON_DENOMINATOR_BITS:
-                    raise LimitError(
-                        f"{config.source}: the tokens' common denominator has more than "
-                        f"{MAX_COMMON_DENOMINATOR_BITS} bits (the exact engine works over it; "
-                        "dynamics.budget.MAX_COMMON_DENOMINATOR_BITS)")
+    den = common_denominator([x for row in config.tokens for x in row if hasattr(x, "denominator")],
+                             max_bits=MAX_COMMON_DENOMINATOR_BITS)
+    if den is None:
+        raise LimitError(f"{config.source}: the tokens' common denominator has more than "
+                         f"{MAX_COMMON_DENOMINATOR_BITS} bits (the exact engine works over it; "
+                         "dynamics.budget.MAX_COMMON_DENOMINATOR_BITS)")
     for row in config.tokens:
         for x in row:
             if hasattr(x, "numerator"):

@@ -14,18 +14,26 @@ from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
-from flint import fmpz_mat
+from flint import fmpz, fmpz_mat
 
 from .numbers import format_fraction
 
 __all__ = ["RationalMatrix", "common_denominator"]
 
 
-def common_denominator(values: Sequence[Fraction]) -> int:
-    """The least common multiple of the denominators (1 for an empty input)."""
+def common_denominator(values: Sequence[Fraction], max_bits: int | None = None) -> int | None:
+    """The least common multiple of the denominators (1 for an empty input).
+
+    Computed with FLINT (subquadratic on big numbers), skipping denominators
+    that already divide it. With ``max_bits``, returns ``None`` as soon as the
+    lcm exceeds that many bits, before computing it any further.
+    """
     den = 1
     for x in values:
-        den = math.lcm(den, x.denominator)
+        if den % x.denominator:
+            den = int(fmpz(den).lcm(x.denominator))
+            if max_bits is not None and den.bit_length() > max_bits:
+                return None
     return den
 
 
