@@ -101,9 +101,16 @@ def _growth_bits(config: Config) -> int:
     none, and the estimate does not charge for them.
     """
     weights_bits = 1
-    if all(hasattr(h.alpha, "denominator") for h in config.heads):
-        c0, ch = step_weights([h.alpha for h in config.heads])
-        weights_bits = common_denominator([c0, *ch]).bit_length()
+    for heads in config.schedule:  # the costliest layer; a value matrix adds its integer form's bits
+        if all(hasattr(h.alpha, "denominator") for h in heads):
+            c0, ch = step_weights([h.alpha for h in heads])
+            bits = common_denominator([c0, *ch]).bit_length()
+            for h in heads:
+                entries = [x for row in (h.V or ()) for x in row]
+                if entries and all(hasattr(x, "denominator") for x in entries):
+                    scale = common_denominator(entries)
+                    bits += scale.bit_length() + max(abs(int(x * scale)) for x in entries).bit_length() + len(h.A).bit_length()
+            weights_bits = max(weights_bits, bits)
     return weights_bits + 2
 
 

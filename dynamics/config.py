@@ -7,8 +7,16 @@ A config file is JSON::
      "alpha": "1/2"}
 
 ``A`` defaults to the identity. Instead of ``A``/``alpha`` a config may give
-``"heads": [{"A": ..., "alpha": ...}, ...]`` (multi-head, SPEC §1). Optional
-descriptive keys: ``"steps"`` (the number of steps a saved counterexample
+``"heads": [{"A": ..., "V": ..., "alpha": ...}, ...]`` (multi-head, SPEC §1).
+Each head (or the top level) may carry a value matrix ``"V"`` (``d × d``,
+default the identity)::
+
+    z_i+ = (z_i + Σ_h α_h Σ_j P^h_ij V_h z_j) / (1 + Σ_h α_h).
+
+A **layer schedule** replaces the top-level parameters by ``"layers"``: a list
+of ``L`` parameter sets, each ``{"A", "V", "alpha"}`` or ``{"heads": [...]}``;
+layer ``k`` uses entry ``min(k, L - 1)`` (the last one repeats). Every entry
+has the same number of heads. Optional descriptive keys: ``"steps"`` (the number of steps a saved counterexample
 needs), ``"name"``, ``"description"``. Every other key is an error, so that a
 typo such as ``"alhpa"`` is caught instead of silently ignored.
 
@@ -57,13 +65,16 @@ __all__ = [
     "load_config",
     "config_from_dict",
     "identity",
+    "is_identity",
     "MAX_CONFIG_BYTES",
 ]
 
 MAX_CONFIG_BYTES = 64 * 2**20
 
-_TOP_KEYS = {"tokens", "A", "alpha", "heads", "steps", "name", "description"}
-_HEAD_KEYS = {"A", "alpha"}
+_TOP_KEYS = {"tokens", "A", "V", "alpha", "heads", "layers", "steps", "name", "description"}
+_HEAD_KEYS = {"A", "V", "alpha"}
+_LAYER_KEYS = {"A", "V", "alpha", "heads"}
+_PARAMETER_KEYS = ("A", "V", "alpha", "heads")
 
 
 class ConfigError(InputError):
@@ -79,18 +90,40 @@ def identity(d: int) -> tuple[tuple[Fraction, ...], ...]:
     return tuple(tuple(Fraction(int(i == j)) for j in range(d)) for i in range(d))
 
 
+Matrix = tuple[tuple[Number, ...], ...]
+
+
+def is_identity(M: Matrix) -> bool:
+    """True if ``M`` is exactly the identity matrix."""
+    return all(x == (1 if i == j else 0) for i, row in enumerate(M) for j, x in enumerate(row))
+
+
 @dataclass(frozen=True)
 class Head:
-    """One attention head: score matrix ``A`` (``d × d``) and step ``alpha``."""
+    """One attention head: score matrix ``A`` (``d × d``), step ``alpha`` and value matrix ``V``.
 
-    A: tuple[tuple[Number, ...], ...]
+    ``V = None`` is the identity (the paper's model); a ``V`` equal to the
+    identity is stored as ``None``, so ``head.V is None`` exactly when the
+    head's value matrix is the identity.
+    """
+
+    A: Matrix
     alpha: Number
+    V: Matrix | None = None
+
+    def __post_init__(self) -> None:
+        if self.V is not None and is_identity(self.V):
+            object.__setattr__(self, "V", None)
+
+    @property
+    def value_matrix(self) -> Matrix:
+        """``V`` with the identity written out."""
+        return self.V if self.V is not None else identity(len(self.A))
 
     @property
     def is_rational(self) -> bool:
-        return isinstance(self.alpha, Fraction) and all(
-            isinstance(x, Fraction) for row in self.A for x in row
-        )
+        entries = [x for row in self.A for x in row] + [x for row in (self.V or ()) for x in row]
+        return isinstance(self.alpha, Fraction) and all(isinstance(x, Fraction) for x in entries)
 
 
 @dataclass(frozen=True)
@@ -103,7 +136,14 @@ class Config:
         ``n`` rows of ``d`` exact numbers (``Fraction``, or :class:`Expr` for
         irrational entries, which only the interval engine accepts).
     heads
-        The heads ``(A_h, alpha_h)``; one head is the paper's model.
+        The heads ``(A_h, alpha_h, V_h)`` of layer 0 (of every layer without
+        a schedule); one head with ``V = I`` is the paper's model.
+    layers
+        The layer schedule ``(heads of layer 0, …, heads of layer L-1)``, or
+        ``None`` (every layer uses ``heads``). Layer ``k`` uses entry
+        ``min(k, L-1)``: see :meth:`heads_at`. Building a ``Config`` with
+        ``layers`` and ``heads=()`` fills ``heads`` with ``layers[0]``; a
+        one-entry schedule is stored as ``None``.
     steps
         Optional number of steps recorded with a saved counterexample.
     source
@@ -116,6 +156,54 @@ class Config:
     name: str | None = None
     description: str | None = None
     source: str = field(default="<dict>", compare=False)
+    layers: tuple[tuple[Head, ...], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.layers is None:
+            return
+        layers = tuple(tuple(heads) for heads in self.layers)
+        if not layers or not all(layers):
+            raise ValueError("layers must be a non-empty list of non-empty head tuples")
+        if len({len(heads) for heads in layers}) > 1:
+            raise ValueError("every layer of a schedule must have the same number of heads")
+        if not self.heads:
+            object.__setattr__(self, "heads", layers[0])
+        elif tuple(self.heads) != layers[0]:
+            raise ValueError("heads must be the first entry of layers (or empty)")
+        object.__setattr__(self, "layers", layers if len(layers) > 1 else None)
+
+    @property
+    def schedule(self) -> tuple[tuple[Head, ...], ...]:
+        """The parameter sets ``(heads of layer 0, …)``: ``layers``, or ``(heads,)`` without a schedule."""
+        return self.layers if self.layers is not None else (self.heads,)
+
+    def layer_index(self, k: int) -> int:
+        """The schedule entry layer ``k`` uses: ``min(k, L - 1)``."""
+        return min(k, len(self.schedule) - 1)
+
+    def heads_at(self, k: int) -> tuple[Head, ...]:
+        """The heads of layer ``k`` (the map from ``Z^k`` to ``Z^{k+1}``; also the follow sets of ``Z^k``)."""
+        return self.schedule[self.layer_index(k)]
+
+    def all_heads(self) -> list[tuple[str, Head]]:
+        """Every head of every layer with its field name (``"A"``-prefix: ``""``, ``"heads[1]."``, ``"layers[2].heads[0]."``)."""
+        out = []
+        for l, heads in enumerate(self.schedule):
+            layer = f"layers[{l}]." if self.layers is not None else ""
+            for h, head in enumerate(heads):
+                out.append((layer + (f"heads[{h}]." if len(heads) > 1 else ""), head))
+        return out
+
+    @property
+    def identity_values(self) -> bool:
+        """True if every head of every layer has ``V = I`` (the paper's model)."""
+        return all(head.V is None for _, head in self.all_heads())
+
+    @property
+    def fixed_scores(self) -> bool:
+        """True if every layer has the same score matrices ``A_h`` (steps and values may vary)."""
+        first = [h.A for h in self.heads]
+        return all([h.A for h in heads] == first for heads in self.schedule)
 
     @property
     def n(self) -> int:
@@ -129,7 +217,7 @@ class Config:
     def is_rational(self) -> bool:
         """True if every entry is rational, so the exact engine applies."""
         return all(isinstance(x, Fraction) for row in self.tokens for x in row) and all(
-            h.is_rational for h in self.heads
+            h.is_rational for _, h in self.all_heads()
         )
 
     def first_irrational(self) -> str | None:
@@ -138,14 +226,14 @@ class Config:
             for k, x in enumerate(row):
                 if isinstance(x, Expr):
                     return f"tokens[{i}][{k}] = {x.source}"
-        for h, head in enumerate(self.heads):
-            prefix = f"heads[{h}]." if len(self.heads) > 1 else ""
+        for prefix, head in self.all_heads():
             if isinstance(head.alpha, Expr):
                 return f"{prefix}alpha = {head.alpha.source}"
-            for i, row in enumerate(head.A):
-                for k, x in enumerate(row):
-                    if isinstance(x, Expr):
-                        return f"{prefix}A[{i}][{k}] = {x.source}"
+            for name, M in (("A", head.A), ("V", head.V or ())):
+                for i, row in enumerate(M):
+                    for k, x in enumerate(row):
+                        if isinstance(x, Expr):
+                            return f"{prefix}{name}[{i}][{k}] = {x.source}"
         return None
 
     def require_rational(self, what: str) -> None:
@@ -167,12 +255,17 @@ class Config:
         def mat(rows: Iterable[Iterable[Number]]) -> list[list[str]]:
             return [[num(x) for x in row] for row in rows]
 
+        def head(h: Head) -> dict[str, Any]:
+            return {"A": mat(h.A), "alpha": num(h.alpha)} | ({"V": mat(h.V)} if h.V is not None else {})
+
+        def parameters(heads: tuple[Head, ...]) -> dict[str, Any]:
+            return head(heads[0]) if len(heads) == 1 else {"heads": [head(h) for h in heads]}
+
         out: dict[str, Any] = {"tokens": mat(self.tokens)}
-        if len(self.heads) == 1:
-            out["A"] = mat(self.heads[0].A)
-            out["alpha"] = num(self.heads[0].alpha)
+        if self.layers is None:
+            out.update(parameters(self.heads))
         else:
-            out["heads"] = [{"A": mat(h.A), "alpha": num(h.alpha)} for h in self.heads]
+            out["layers"] = [parameters(heads) for heads in self.layers]
         if self.steps is not None:
             out["steps"] = self.steps
         if self.name is not None:
@@ -230,14 +323,65 @@ def _alpha(value: Any, source: str, where: str, allow_nonpositive: bool) -> Numb
 
 def _head(obj: Any, source: str, where: str, d: int, allow_nonpositive: bool) -> Head:
     if not isinstance(obj, dict):
-        raise _error(source, where, f"expected an object with 'A' and 'alpha', got {json_type(obj)}")
+        raise _error(source, where, f"expected an object with 'A', 'V' and 'alpha', got {json_type(obj)}")
     unknown = sorted(set(obj) - _HEAD_KEYS)
     if unknown:
-        raise _error(source, f"{where}.{unknown[0]}", "unknown key (a head has 'A' and 'alpha')")
+        raise _error(source, f"{where}.{unknown[0]}", "unknown key (a head has 'A', 'V' and 'alpha')")
+    return _one_head(obj, source, f"{where}.", d, allow_nonpositive)
+
+
+def _one_head(obj: dict, source: str, prefix: str, d: int, allow_nonpositive: bool) -> Head:
+    """``A`` (default I), ``V`` (default I) and the required ``alpha`` of one head; fields ``prefix + key``."""
     if "alpha" not in obj:
-        raise _error(source, f"{where}.alpha", "missing (every head needs a step size alpha)")
-    A = _matrix(obj["A"], source, f"{where}.A", d, d) if "A" in obj else identity(d)
-    return Head(A=A, alpha=_alpha(obj["alpha"], source, f"{where}.alpha", allow_nonpositive))
+        what = "every head needs a step size alpha" if prefix else 'expected a step size alpha > 0, e.g. "1/2"'
+        raise _error(source, f"{prefix}alpha", f"missing ({what})")
+    A = _matrix(obj["A"], source, f"{prefix}A", d, d) if "A" in obj else identity(d)
+    V = _matrix(obj["V"], source, f"{prefix}V", d, d) if "V" in obj else None
+    return Head(A=A, alpha=_alpha(obj["alpha"], source, f"{prefix}alpha", allow_nonpositive), V=V)
+
+
+def _parameters(obj: dict, source: str, prefix: str, d: int, allow_nonpositive: bool) -> tuple[Head, ...]:
+    """The heads of one parameter set: ``{"heads": [...]}`` or ``{"A", "V", "alpha"}``."""
+    if "heads" in obj:
+        for key in ("A", "V", "alpha"):
+            if key in obj:
+                where = "top-level " if not prefix else ""
+                raise _error(source, f"{prefix}{key}", f"give either 'heads' or {where}'A'/'V'/'alpha', not both")
+        heads_value = obj["heads"]
+        if not isinstance(heads_value, list) or not heads_value:
+            got = json_type(heads_value) if not isinstance(heads_value, list) else "[]"
+            raise _error(source, f"{prefix}heads", f"expected a non-empty list of heads, got {got}")
+        heads = tuple(_head(h, source, f"{prefix}heads[{i}]", d, allow_nonpositive)
+                      for i, h in enumerate(heads_value))
+    else:
+        heads = (_one_head(obj, source, prefix, d, allow_nonpositive),)
+    alphas = [h.alpha for h in heads]
+    if all(isinstance(a, Fraction) for a in alphas) and 1 + sum(alphas) == 0:
+        raise _error(source, f"{prefix}alpha",
+                     "1 + sum of alpha is 0: the normalisation 1/(1 + alpha) is undefined")
+    return heads
+
+
+def _layers(value: Any, source: str, d: int, allow_nonpositive: bool) -> tuple[tuple[Head, ...], ...]:
+    if not isinstance(value, list) or not value:
+        got = json_type(value) if not isinstance(value, list) else "[]"
+        raise _error(source, "layers", f"expected a non-empty list of parameter sets, got {got}")
+    out = []
+    for l, entry in enumerate(value):
+        where = f"layers[{l}]"
+        if not isinstance(entry, dict):
+            raise _error(source, where, f"expected an object with 'A', 'V', 'alpha' or 'heads', got {json_type(entry)}")
+        unknown = sorted(set(entry) - _LAYER_KEYS)
+        if unknown:
+            raise _error(source, f"{where}.{unknown[0]}",
+                         "unknown key (a layer has 'A', 'V' and 'alpha', or 'heads')")
+        heads = _parameters(entry, source, f"{where}.", d, allow_nonpositive)
+        if out and len(heads) != len(out[0]):
+            raise _error(source, f"{where}.heads",
+                         f"expected {len(out[0])} head(s) like layers[0] (every layer has the same number of heads), "
+                         f"got {len(heads)}")
+        out.append(heads)
+    return tuple(out)
 
 
 def config_from_dict(
@@ -270,26 +414,16 @@ def config_from_dict(
     tokens = _matrix(obj["tokens"], source, "tokens", None, None)
     d = len(tokens[0])
 
-    if "heads" in obj:
-        for key in ("A", "alpha"):
+    layers = None
+    if "layers" in obj:
+        for key in _PARAMETER_KEYS:
             if key in obj:
-                raise _error(source, key, "give either 'heads' or top-level 'A'/'alpha', not both")
-        heads_value = obj["heads"]
-        if not isinstance(heads_value, list) or not heads_value:
-            got = json_type(heads_value) if not isinstance(heads_value, list) else "[]"
-            raise _error(source, "heads", f"expected a non-empty list of heads, got {got}")
-        heads = tuple(
-            _head(h, source, f"heads[{i}]", d, allow_nonpositive_alpha) for i, h in enumerate(heads_value)
-        )
+                raise _error(source, key, "give either 'layers' or top-level parameters ('A', 'V', 'alpha', "
+                             "'heads'), not both")
+        layers = _layers(obj["layers"], source, d, allow_nonpositive_alpha)
+        heads = layers[0]
     else:
-        if "alpha" not in obj:
-            raise _error(source, "alpha", "missing (expected a step size alpha > 0, e.g. \"1/2\")")
-        A = _matrix(obj["A"], source, "A", d, d) if "A" in obj else identity(d)
-        heads = (Head(A=A, alpha=_alpha(obj["alpha"], source, "alpha", allow_nonpositive_alpha)),)
-
-    alphas = [h.alpha for h in heads]
-    if all(isinstance(a, Fraction) for a in alphas) and 1 + sum(alphas) == 0:
-        raise _error(source, "alpha", "1 + sum of alpha is 0: the normalisation 1/(1 + alpha) is undefined")
+        heads = _parameters(obj, source, "", d, allow_nonpositive_alpha)
 
     steps = obj.get("steps")
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
@@ -305,6 +439,7 @@ def config_from_dict(
         name=obj.get("name"),
         description=obj.get("description"),
         source=source,
+        layers=layers,
     )
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["FLOAT_MAX", "float_rows", "float_config", "approx_float", "approx_str", "json_number"]
+__all__ = ["FLOAT_MAX", "float_rows", "float_config", "FloatHead", "approx_float", "approx_str", "json_number"]
 
 #: Largest finite value of each float dtype.
 FLOAT_MAX = {"float64": Fraction(np.finfo(np.float64).max.item()),
@@ -120,19 +120,35 @@ def approx_str(x: Fraction | int, digits: int = 6) -> str:
     return f"{sign}{mantissa}e{e:+03d}"
 
 
-def float_config(config, dtype: str) -> tuple[np.ndarray, list[np.ndarray], list[float]]:
-    """A rational config in a float dtype: ``(tokens, [A_h], [alpha_h])``, range-checked field by field.
+def float_config(config, dtype: str) -> tuple[np.ndarray, list[list["FloatHead"]]]:
+    """A rational config in a float dtype: ``(tokens, schedule)``, range-checked field by field.
 
-    ``tokens`` and each ``A_h`` come from :func:`float_rows`; each ``alpha_h``
-    is rounded to float64 (and refused if it overflows). Raises
-    :class:`~dynamics.config.ConfigError` naming the first field outside the
-    dtype's range.
+    ``schedule[l]`` holds one :class:`FloatHead` ``(A, alpha, V)`` per head of
+    layer entry ``l`` (``V = None`` for the identity). ``tokens``, ``A`` and
+    ``V`` come from :func:`float_rows`; each ``alpha`` is rounded to float64
+    (and refused if it overflows). Raises :class:`~dynamics.config.ConfigError`
+    naming the first field outside the dtype's range
+    (``layers[1].heads[0].V[2][0]``).
     """
     config.require_rational(f"a {dtype} run")
-    multi = len(config.heads) > 1
     tokens = float_rows(config.tokens, dtype, config.source, "tokens")
-    matrices = [float_rows(h.A, dtype, config.source, f"heads[{k}].A" if multi else "A")
-                for k, h in enumerate(config.heads)]
-    alphas = [float_rows([[h.alpha]], dtype, config.source, f"heads[{k}].alpha" if multi else "alpha")[0, 0].item()
-              for k, h in enumerate(config.heads)]
-    return tokens, matrices, alphas
+    named = iter(config.all_heads())
+    schedule = []
+    for heads in config.schedule:
+        entry = []
+        for _ in heads:
+            prefix, h = next(named)
+            A = float_rows(h.A, dtype, config.source, f"{prefix}A")
+            alpha = float_rows([[h.alpha]], dtype, config.source, f"{prefix}alpha")[0, 0].item()
+            V = None if h.V is None else float_rows(h.V, dtype, config.source, f"{prefix}V")
+            entry.append(FloatHead(A, alpha, V))
+        schedule.append(entry)
+    return tokens, schedule
+
+
+class FloatHead(NamedTuple):
+    """One head in floats: ``A`` (``d × d`` array), ``alpha`` (a float), ``V`` (array, or ``None`` for I)."""
+
+    A: np.ndarray
+    alpha: float
+    V: np.ndarray | None

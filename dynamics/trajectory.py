@@ -14,18 +14,17 @@ emits ``follow[0 … K-1]`` and ``leaders[0 … K]``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .floats import approx_float, approx_str, json_number
 from .rational import RationalMatrix
-from .rules import FollowSets, clusters, leaders, union_follow
+from .rules import FollowSets, clusters
 
-__all__ = ["Trajectory", "StopRun", "record_run", "state_keys", "state_to_json", "state_to_float", "approx_state"]
+__all__ = ["Trajectory", "StopRun", "state_keys", "state_to_json", "state_to_float", "approx_state"]
 
 
 def state_keys(state: Any) -> list:
@@ -151,57 +150,4 @@ class Trajectory:
 
 
 class StopRun(Exception):
-    """Raised by a backend's ``decide`` when a step cannot be decided; the run ends at that state."""
-
-
-def record_run(
-    backend: str,
-    initial: Any,
-    steps: int,
-    decide: Callable[[Any], tuple[FollowSets, ...]],
-    advance: Callable[[Any, tuple[FollowSets, ...]], Any],
-    keys: Callable[[Any], Sequence],
-    progress: Callable[[int], None] | None = None,
-    stop_when_fixed: bool = False,
-    info: dict[str, Any] | None = None,
-) -> Trajectory:
-    """The run loop every backend shares: decide, record follow sets and leaders, advance.
-
-    Parameters
-    ----------
-    decide
-        ``state -> (C^1, …, C^H)``: the follow sets of every head at ``state``.
-    advance
-        ``(state, follow sets) -> next state``.
-    keys
-        ``state -> keys`` with ``keys[i] == keys[j]`` iff tokens i and j are equal.
-    stop_when_fixed
-        End early once every token is a leader (the state is fixed forever).
-
-    A :class:`StopRun` raised by ``decide`` ends the run at that state; it is
-    returned in ``info["stopped"]`` (and the last state has no follow entry).
-    """
-    start = time.perf_counter()
-    state = initial
-    states, follow, by_head, leader_list = [state], [], [], []
-    stopped = None
-    for k in range(steps + 1):
-        try:
-            per_head = decide(state)
-        except StopRun as exc:
-            stopped = exc
-            break
-        union = union_follow(per_head)
-        follow.append(union)
-        by_head.append(per_head)
-        leader_list.append(leaders(union, keys(state)))
-        if k == steps or (stop_when_fixed and len(leader_list[-1]) == len(union)):
-            break
-        state = advance(state, per_head)
-        states.append(state)
-        if progress is not None:
-            progress(k + 1)
-    multi = bool(by_head) and len(by_head[0]) > 1
-    return Trajectory(backend=backend, states=states, follow=follow, leaders=leader_list,
-                      follow_by_head=by_head if multi else None, elapsed_s=time.perf_counter() - start,
-                      info=dict(info or {}) | ({"stopped": stopped} if stopped is not None else {}))
+    """Raised by an engine when a step cannot be decided; the run ends at that state (``exc.state``)."""

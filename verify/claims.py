@@ -87,10 +87,10 @@ class Analysis:
         self.traj = traj
         self.rows = [exact_rows(s) for s in traj.states]
         self.states = [IntState(r) for r in self.rows]
-        self.Ms = [integer_matrix(h.A) for h in config.heads]
-        self.follow = [follow_sets(s, self.Ms) for s in self.states]
+        Ms = [[integer_matrix(h.A) for h in heads] for heads in config.schedule]
+        self.follow = [follow_sets(s, Ms[config.layer_index(k)]) for k, s in enumerate(self.states)]
         self.leaders = [leaders_of(s, f) for s, f in zip(self.states, self.follow)]
-        self.H = satisfies_H(config.heads)
+        self.H = satisfies_H([h for _, h in config.all_heads()])
 
     @property
     def K(self) -> int:
@@ -174,7 +174,7 @@ def check_D1(a: Analysis) -> Verdict:
         for i in traj.leaders[k]:
             hint = None
             if len(a.config.heads) == 1:
-                A = a.config.heads[0].A
+                A = a.config.heads_at(k)[0].A
                 hint = [sum((A[r][c] * points[i][c] for c in range(len(points[i]))), Fraction(0))
                         for r in range(len(points[i]))]
             cert = is_vertex(points, i, normal_hint=hint)
@@ -187,8 +187,8 @@ def check_D1(a: Analysis) -> Verdict:
 
 
 def check_D2(a: Analysis) -> Verdict:
-    if len({tuple(map(tuple, h.A)) for h in a.config.heads}) > 1:
-        return Verdict("D2", None, reason="heads have different A: the A-norm is not defined")
+    if len({tuple(map(tuple, h.A)) for _, h in a.config.all_heads()}) > 1:
+        return Verdict("D2", None, reason="heads or layers have different A: the A-norm is not defined")
     A = a.config.heads[0].A
     d = len(A)
 

@@ -80,7 +80,7 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
     if dtype not in UNIT_ROUNDOFF:
         raise InputError(f"dtype must be float32 or float64, got {dtype!r}")
     config.require_rational(f"a crosscheck against the {backend} backend")
-    _, matrices, _ = float_config(config, dtype)  # refuses values beyond the dtype's range, before any work
+    _, schedule = float_config(config, dtype)  # refuses values beyond the dtype's range, before any work
     start = time.perf_counter()
     exact = simulate(config, steps, backend="certified", max_memory=max_memory)
     options = {"dtype": dtype} | ({"device": device} if backend == "torch" else {})
@@ -94,6 +94,7 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
         exact_heads = exact.follow_by_head[k] if exact.follow_by_head else (exact.follow[k],)
         float_heads = floats.follow_by_head[k] if floats.follow_by_head else (floats.follow[k],)
         wrong = sorted({i for fe, ff in zip(exact_heads, float_heads) for i in range(config.n) if fe[i] != ff[i]})
+        matrices = [h.A for h in schedule[config.layer_index(k)]]
         uncertain = _uncertain(floats.states[k], float_heads, matrices, dtype)
         exact_state = exact.states[k].fractions()
         dev = approx_float(max(abs(Fraction(float(x)) - y) for row_f, row_e in zip(floats.states[k], exact_state)

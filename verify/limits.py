@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 from dynamics.backends.exact import ExactEngine
 from dynamics.budget import check_memory
+from dynamics.engine import iterate_layers
 from dynamics.config import Config
 from dynamics.errors import InputError
 from dynamics.floats import approx_float, json_number
@@ -183,7 +184,10 @@ def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None
     Parameters
     ----------
     config
-        A rational configuration (any A; ``in_S`` is evaluated for one head).
+        A rational configuration (any A; ``in_S`` is evaluated for one head),
+        every ``V = I`` and every ``alpha > 0``. With a layer schedule of
+        ``L`` entries the pattern is tested from layer ``L - 1`` on (the
+        layers are the same from there), with the last entry's parameters.
     max_steps
         Step budget. If the pattern is not frozen by then, ``certified`` is
         False and ``reason`` says so.
@@ -193,44 +197,46 @@ def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None
         refused before the work (:func:`dynamics.budget.check_memory`).
     """
     config.require_rational("a certified limit")
-    if any(h.alpha <= 0 for h in config.heads):
+    if not config.identity_values:
+        raise InputError(f"{config.source}: a certified limit needs V = I in every head (with a value matrix the "
+                         "fixed tokens move, so the straight-line argument of SPEC §4 does not apply)")
+    if any(h.alpha <= 0 for _, h in config.all_heads()):
         # λ = c_0^t ∈ (0, 1] and the convex motion toward m_i need every alpha > 0.
         raise InputError(f"{config.source}: a certified limit needs every alpha > 0 (the motion toward the "
                          "limit is a contraction only then)")
     check_memory(config, max_steps, "exact", max_memory, keep_states=False)
     start = time.perf_counter()
-    engine = ExactEngine(config)
-    c0, ch = step_weights([h.alpha for h in config.heads])
-    state = engine.initial_state()
+    last_entry = len(config.schedule) - 1  # from layer L-1 on, every layer is the same
     gaps: list[float] = []
-    for k in range(max_steps + 1):
-        per_head = engine.follow_sets(state)
+    for item in iterate_layers(ExactEngine(config), max_steps):
+        k, state, per_head = item.k, item.state, item.follow_by_head
+        heads = config.heads_at(k)
         union = union_follow(per_head)
         keys = state.row_keys()
         leader_set = set(leaders_rule(union, keys))
         Z = state.fractions()
-        gaps.append(_max_gap(Z, config.heads[0].A, per_head[0]))
+        gaps.append(_max_gap(Z, heads[0].A, per_head[0]))
+        if k < last_entry:
+            continue
+        c0, ch = step_weights([h.alpha for h in heads])
         targets = _targets(Z, per_head, c0, ch)
         F = fixed_set(Z, per_head, targets)
         if F and all(all(j in F for j in union[i]) for i in range(len(Z))) \
-                and _frozen(Z, per_head, F, targets, config.heads):
+                and _frozen(Z, per_head, F, targets, heads):
             limit = [list(Z[i]) if i in F else targets[i] for i in range(len(Z))]
             groups: dict[tuple, list[int]] = {}
             for i, x in enumerate(limit):
                 groups.setdefault(tuple(x), []).append(i)
             leader_points = [tuple(Z[i]) for i in sorted(leader_set)]
             in_S = None
-            if len(config.heads) == 1 and leader_points:
-                in_S = [_in_S(x, leader_points, config.heads[0].A) for x in limit]
+            if len(heads) == 1 and leader_points:
+                in_S = [_in_S(x, leader_points, heads[0].A) for x in limit]
             return LimitResult(
                 certified=True, certified_at=k, steps_run=k, limit=limit,
                 clusters=list(groups.values()), leaders=tuple(sorted(leader_set)), in_S=in_S,
                 reason="" if in_S is not None else "several heads (S is defined for one head) or no leader",
                 elapsed_s=time.perf_counter() - start, gaps=gaps,
             )
-        if k == max_steps:
-            break
-        state = engine.step(state, per_head)
     return LimitResult(
         certified=False, certified_at=None, steps_run=max_steps,
         reason=f"follow pattern not provably frozen within {max_steps} steps",

@@ -149,17 +149,23 @@ def scaled_floats(rows: Sequence[Sequence[int]], den: int = 1) -> np.ndarray:
 class CertifiedEngine(ExactEngine):
     """Exact dynamics with float-filtered argmax decisions (identical results to :class:`ExactEngine`)."""
 
+    backend = "certified"
+
     def __init__(self, config: Config):
         super().__init__(config)
-        self._A_float = []
-        for MT in self._score_T:  # None: a positive multiple of the identity
-            if MT is None:
-                self._A_float.append(np.eye(self.d))
-            else:
-                M = MT.transpose()
-                self._A_float.append(scaled_floats([[int(x) for x in row] for row in M.tolist()]))
+        self._A_float: dict[int, list[np.ndarray]] = {}
         self.rows_total = 0
         self.rows_filtered = 0
+
+    def _float_matrices(self, k: int) -> list[np.ndarray]:
+        """The filter's scaled float ``A_h`` of layer ``k`` (built once per schedule entry)."""
+        index = self.config.layer_index(k)
+        if index not in self._A_float:
+            self._A_float[index] = [
+                np.eye(self.d) if MT is None  # a positive multiple of the identity
+                else scaled_floats([[int(x) for x in row] for row in MT.transpose().tolist()])
+                for MT in self.parameters(k).score_T]
+        return self._A_float[index]
 
     def _filter(self, Zf: np.ndarray, Af: np.ndarray, gid: np.ndarray, rows: slice
                 ) -> list[tuple[int, ...] | None]:
@@ -183,8 +189,9 @@ class CertifiedEngine(ExactEngine):
                 follow[r] = tuple(np.flatnonzero(candidates[r]).tolist())
         return follow
 
-    def follow_sets(self, state: RationalMatrix) -> tuple[FollowSets, ...]:
+    def follow_sets(self, state: RationalMatrix, k: int = 0) -> tuple[FollowSets, ...]:
         n = self.n
+        score_T = self.parameters(k).score_T
         keys = state.row_keys()
         Zf = scaled_floats(keys, state.den)
         group: dict[tuple, int] = {}
@@ -192,7 +199,7 @@ class CertifiedEngine(ExactEngine):
         block = max(1, BLOCK_ENTRIES // max(n, 1))
         out = []
         NT = None
-        for h, Af in enumerate(self._A_float):
+        for h, Af in enumerate(self._float_matrices(k)):
             follow: list[tuple[int, ...] | None] = []
             for r0 in range(0, n, block):
                 follow.extend(self._filter(Zf, Af, gid, slice(r0, min(n, r0 + block))))
@@ -202,7 +209,7 @@ class CertifiedEngine(ExactEngine):
             if undecided:
                 if NT is None:
                     NT = state.num.transpose()
-                MT = self._score_T[h]
+                MT = score_T[h]
                 for b0 in range(0, len(undecided), block):
                     part = undecided[b0:b0 + block]
                     picked = fmpz_mat(len(part), self.d, [x for i in part for x in keys[i]])
@@ -212,16 +219,12 @@ class CertifiedEngine(ExactEngine):
             out.append(tuple(follow))  # type: ignore[arg-type]
         return tuple(out)
 
-    def run(self, steps: int, progress: Callable[[int], None] | None = None,
-            stop_when_fixed: bool = False) -> Trajectory:
-        traj = super().run(steps, progress=progress, stop_when_fixed=stop_when_fixed)
-        traj.backend = "certified"
-        traj.info["filter"] = {
+    def info(self) -> dict:
+        return {"filter": {
             "rows": self.rows_total,
             "decided_by_float_filter": self.rows_filtered,
             "decided_exactly": self.rows_total - self.rows_filtered,
-        }
-        return traj
+        }}
 
 
 def simulate_certified(config: Config, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:

@@ -21,6 +21,12 @@ where ``L`` is the least common multiple of the follow-set sizes (``W`` is
 sparse and applied row by row unless the follow sets are large). After each
 step the common content ``gcd(N+, D+)`` is divided out, so the numbers grow
 only as fast as the true denominators do.
+
+Value matrices: ``V_h = U_h / e_h`` with ``U_h`` integer; with ``E`` the lcm of
+the ``e_h``, the head's term is multiplied by the integer matrix
+``(E/e_h) U_h`` and ``Q``, ``s`` by ``E`` (``V = I`` skips the product). Layer
+schedules: the integer parameters of each schedule entry are built once, when
+a layer first uses them.
 """
 
 from __future__ import annotations
@@ -31,12 +37,11 @@ from typing import Callable
 from flint import fmpz_mat
 
 from ..config import Config
-from ..errors import InputError
 from ..rational import RationalMatrix, common_denominator
 from ..rules import FollowSets, step_weights
-from ..trajectory import Trajectory, record_run
+from ..trajectory import Trajectory
 
-__all__ = ["ExactEngine", "simulate_exact"]
+__all__ = ["ExactEngine", "LayerParameters", "simulate_exact"]
 
 #: Score entries computed at once for large n (the exact scores are big integers).
 SCORE_BLOCK_ENTRIES = 1 << 20
@@ -56,8 +61,42 @@ def _maximisers(row) -> tuple[int, ...]:
     return tuple(j for j, x in enumerate(row) if x == best)
 
 
+class LayerParameters:
+    """The integer form of one schedule entry's heads (module docstring).
+
+    Attributes
+    ----------
+    score_T
+        Per head ``M_hᵀ`` (``M_h`` a positive integer multiple of ``A_h``), or
+        ``None`` for a positive multiple of the identity.
+    value
+        Per head the integer rows of ``(E/e_h) U_h``, or ``None`` for ``V = I``.
+    self_weight, head_weights, den
+        ``Q·E``, ``p_h`` (``p_h·E`` for a head with ``V = I``) and ``s·E``: the
+        update is ``(self_weight z_i + Σ_h head_weights[h] U'_h m^h_i) / den``
+        with ``U'_h = (E/e_h) U_h = E V_h``, or ``U'_h = I`` for ``V = I``.
+    """
+
+    def __init__(self, heads):
+        self.score_T: list[fmpz_mat | None] = []
+        for head in heads:
+            M = _integer_matrix(head.A)
+            self.score_T.append(None if M.is_scalar() and M[0, 0] > 0 else M.transpose())
+        c0, ch = step_weights([h.alpha for h in heads])
+        den = common_denominator([c0, *ch])
+        scales = [common_denominator([x for row in h.V for x in row]) if h.V is not None else 1 for h in heads]
+        E = math.lcm(*scales)
+        self.value: list[list[list[int]] | None] = [
+            None if h.V is None else [[int(x * e) * (E // e) for x in row] for row in h.V]
+            for h, e in zip(heads, scales)]
+        self.self_weight = int(c0 * den) * E  # Q / s over a common denominator `den`, times E
+        # V = I heads carry E in their weight; the others in (E/e_h) U_h = E V_h.
+        self.head_weights = [int(c * den) * (E if h.V is None else 1) for c, h in zip(ch, heads)]
+        self.den = den * E
+
+
 class ExactEngine:
-    """Stepper for one configuration in exact arithmetic.
+    """The exact :class:`~dynamics.engine.Engine`: one configuration in rational arithmetic.
 
     Parameters
     ----------
@@ -65,31 +104,41 @@ class ExactEngine:
         A configuration whose entries are all rational (``config.is_rational``).
     """
 
+    backend = "exact"
+
     def __init__(self, config: Config):
         config.require_rational("the exact engine")
         self.config = config
         self.n, self.d = config.n, config.d
-        # Score matrices M_hᵀ (so that rows of N M_hᵀ are the vectors A_h z_i).
-        self._score_T: list[fmpz_mat | None] = []
-        for head in config.heads:
-            M = _integer_matrix(head.A)
-            self._score_T.append(None if M.is_scalar() and M[0, 0] > 0 else M.transpose())
-        c0, ch = step_weights([h.alpha for h in config.heads])
-        den = common_denominator([c0, *ch])
-        self._self_weight = int(c0 * den)          # Q / s over a common denominator `den`
-        self._head_weights = [int(c * den) for c in ch]
-        self._den = den
+        self._layers: dict[int, LayerParameters] = {}
+
+    def parameters(self, k: int) -> LayerParameters:
+        """The integer parameters of layer ``k`` (built once per schedule entry)."""
+        index = self.config.layer_index(k)
+        if index not in self._layers:
+            self._layers[index] = LayerParameters(self.config.schedule[index])
+        return self._layers[index]
 
     def initial_state(self) -> RationalMatrix:
         return RationalMatrix.from_rows(self.config.tokens)
 
-    def follow_sets(self, state: RationalMatrix) -> tuple[FollowSets, ...]:
-        """``C^h_i(Z)`` for every head ``h`` and token ``i``, decided exactly."""
+    def keys(self, state: RationalMatrix) -> list:
+        return state.row_keys()
+
+    def info(self) -> dict:
+        return {}
+
+    def layer(self, state: RationalMatrix, k: int) -> tuple[RationalMatrix, tuple[FollowSets, ...]]:
+        per_head = self.follow_sets(state, k)
+        return self.step(state, per_head, k), per_head
+
+    def follow_sets(self, state: RationalMatrix, k: int = 0) -> tuple[FollowSets, ...]:
+        """``C^h_i(Z)`` for every head ``h`` of layer ``k`` and token ``i``, decided exactly."""
         N = state.num
         NT = N.transpose()
         block = max(1, SCORE_BLOCK_ENTRIES // self.n)
         out = []
-        for MT in self._score_T:
+        for MT in self.parameters(k).score_T:
             Q = N if MT is None else N * MT  # rows A z_i (scaled)
             if self.n <= block:
                 out.append(tuple(_maximisers(row) for row in (Q * NT).tolist()))
@@ -103,8 +152,8 @@ class ExactEngine:
             out.append(tuple(follow))
         return tuple(out)
 
-    def step(self, state: RationalMatrix, follow_by_head: tuple[FollowSets, ...]) -> RationalMatrix:
-        """``Z^{k+1}`` from ``Z^k`` and its follow sets (SPEC §1 update, exactly).
+    def step(self, state: RationalMatrix, follow_by_head: tuple[FollowSets, ...], k: int = 0) -> RationalMatrix:
+        """``Z^{k+1}`` from ``Z^k`` and its follow sets under layer ``k`` (SPEC §1 update, exactly).
 
         ``W`` has ``1 + |C_i|`` nonzeros per row, so the product ``W N`` is done
         row by row in Python integers when the follow sets are small (3× faster
@@ -113,17 +162,19 @@ class ExactEngine:
         when they are large (many ties, e.g. ``A = 0``) and ``n`` is at most
         :data:`DENSE_UPDATE_MAX_N` (the dense ``W`` is ``n × n``).
         """
-        n = self.n
+        n, d = self.n, self.d
+        p = self.parameters(k)
         L = 1
         for follow in follow_by_head:
             for c in follow:
                 L = math.lcm(L, len(c))
-        den = state.den * L * self._den
-        diag = L * self._self_weight
+        den = state.den * L * p.den
+        diag = L * p.self_weight
         terms = sum(len(c) for follow in follow_by_head for c in follow)
         if terms <= 8 * n or n > DENSE_UPDATE_MAX_N:
             rows = state.ints()
             sums: dict[tuple[int, ...], list[int]] = {}  # Σ_{j ∈ C} N_j, once per distinct follow set
+            valued: dict[tuple[int, tuple[int, ...]], list[int]] = {}  # U'_h Σ_{j ∈ C} N_j
 
             def face_sum(c: tuple[int, ...]) -> list[int]:
                 if len(c) == 1:
@@ -132,26 +183,43 @@ class ExactEngine:
                     sums[c] = [sum(column) for column in zip(*(rows[j] for j in c))]
                 return sums[c]
 
+            def head_term(h: int, c: tuple[int, ...]) -> list[int]:
+                U = p.value[h]
+                if U is None:
+                    return face_sum(c)
+                if (h, c) not in valued:
+                    v = face_sum(c)
+                    valued[h, c] = [sum(U[r][t] * v[t] for t in range(d)) for r in range(d)]
+                return valued[h, c]
+
             new = []
             for i in range(n):
                 acc = [diag * x for x in rows[i]]
-                for weight, follow in zip(self._head_weights, follow_by_head):
+                for h, (weight, follow) in enumerate(zip(p.head_weights, follow_by_head)):
                     c = follow[i]
                     share = weight * (L // len(c))
                     if share:
-                        acc = [a + share * x for a, x in zip(acc, face_sum(c))]
+                        acc = [a + share * x for a, x in zip(acc, head_term(h, c))]
                 new.append(acc)
             return RationalMatrix.from_ints(new, den, reduce=True)
-        W = [[0] * n for _ in range(n)]
+        # Dense: N+ = diag·N + Σ_h (W_h N) U'_hᵀ, heads with V = I sharing one W.
+        N = state.num
+        product = None
+        plain = [[0] * n for _ in range(n)]
         for i in range(n):
-            W[i][i] = diag
-        for weight, follow in zip(self._head_weights, follow_by_head):
+            plain[i][i] = diag
+        for h, (weight, follow) in enumerate(zip(p.head_weights, follow_by_head)):
+            W = plain if p.value[h] is None else [[0] * n for _ in range(n)]
             for i, c in enumerate(follow):
                 share = weight * (L // len(c))
                 row = W[i]
                 for j in c:
                     row[j] += share
-        product = fmpz_mat(n, n, [x for row in W for x in row]) * state.num
+            if p.value[h] is not None:
+                term = (fmpz_mat(n, n, [x for row in W for x in row]) * N) * fmpz_mat(p.value[h]).transpose()
+                product = term if product is None else product + term
+        term = fmpz_mat(n, n, [x for row in plain for x in row]) * N
+        product = term if product is None else product + term
         rows = [[int(x) for x in row] for row in product.tolist()]
         return RationalMatrix.from_ints(rows, den, reduce=True)
 
@@ -173,10 +241,9 @@ class ExactEngine:
             Stop early once every token is a leader (the state is then fixed
             forever); the trajectory is then shorter than ``steps``.
         """
-        if steps < 0:
-            raise InputError("steps must be non-negative")
-        return record_run("exact", self.initial_state(), steps, self.follow_sets, self.step,
-                          lambda state: state.row_keys(), progress=progress, stop_when_fixed=stop_when_fixed)
+        from ..engine import run_engine
+
+        return run_engine(self, steps, progress=progress, stop_when_fixed=stop_when_fixed)
 
 
 def simulate_exact(config: Config, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:

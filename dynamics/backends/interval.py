@@ -44,7 +44,7 @@ from ..config import Config
 from ..errors import InputError, LimitError
 from ..numbers import MAX_BITS, EnclosureError, Expr, Number, NumberError, interval_precision
 from ..rules import FollowSets
-from ..trajectory import StopRun, Trajectory, record_run
+from ..trajectory import StopRun, Trajectory
 
 __all__ = ["simulate_interval", "Undecided", "endpoints", "MIN_PREC", "MAX_PREC"]
 
@@ -107,30 +107,60 @@ def _initial_classes(tokens) -> list[int]:
     return out
 
 
+class _LayerIntervals:
+    """Enclosures of one schedule entry: ``A_h``, ``V_h`` (``None`` for I), ``c_0`` and ``c_h``."""
+
+    def __init__(self, config: Config, heads, prefixes: list[str], prec: int):
+        self.A = [_matrix(h.A, config, f"{p}A") for p, h in zip(prefixes, heads)]
+        self.V = [None if h.V is None else _matrix(h.V, config, f"{p}V") for p, h in zip(prefixes, heads)]
+        alphas = [_interval(h.alpha, config, f"{p}alpha") for p, h in zip(prefixes, heads)]
+        total = 1 + sum(alphas)
+        if 0 in total:
+            where = f"{prefixes[0].split('heads[')[0]}alpha"
+            raise EnclosureError(f"{config.source}: field '{where}': 1 + sum of alpha may be 0 at {prec} bits "
+                                 "(the normalisation 1/(1 + alpha) is undefined at 0)")
+        self.c0 = 1 / total
+        self.ch = [a / total for a in alphas]
+
+
 class _Run:
+    """The interval :class:`~dynamics.engine.Engine` at one working precision.
+
+    The state is ``Z`` (``n × d`` intervals); copy classes (``keys``) are
+    fixed from the initial tokens (module docstring).
+    """
+
+    backend = "interval"
+
     def __init__(self, config: Config, prec: int):
         self.config = config
         self.prec = prec
         self.n, self.d = config.n, config.d
         self.Z0 = _matrix(config.tokens, config, "tokens")
-        prefixes = [f"heads[{h}]." if len(config.heads) > 1 else "" for h in range(len(config.heads))]
-        self.A = [_matrix(h.A, config, f"{p}A") for p, h in zip(prefixes, config.heads)]
-        alphas = [_interval(h.alpha, config, f"{p}alpha") for p, h in zip(prefixes, config.heads)]
-        total = 1 + sum(alphas)
-        if 0 in total:
-            raise EnclosureError(f"{config.source}: field 'alpha': 1 + sum of alpha may be 0 at {prec} bits "
-                                 "(the normalisation 1/(1 + alpha) is undefined at 0)")
-        self.c0 = 1 / total
-        self.ch = [a / total for a in alphas]
+        self.classes = _initial_classes(config.tokens)
+        named = iter(config.all_heads())
+        self.layers = []
+        for heads in config.schedule:  # every enclosure up front: an EnclosureError retries at once
+            prefixes = [next(named)[0] for _ in heads]
+            self.layers.append(_LayerIntervals(config, heads, prefixes, prec))
 
-    def follow_sets(self, Z, classes: list[int], step: int) -> tuple[FollowSets, ...]:
+    def initial_state(self):
+        return self.Z0
+
+    def keys(self, Z) -> list[int]:
+        return self.classes
+
+    def info(self) -> dict:
+        return {}
+
+    def follow_sets(self, Z, step: int) -> tuple[FollowSets, ...]:
         n, d = self.n, self.d
         members: dict[int, list[int]] = {}
-        for i, c in enumerate(classes):
+        for i, c in enumerate(self.classes):
             members.setdefault(c, []).append(i)
         reps = {c: m[0] for c, m in members.items()}
         per_head = []
-        for h, A in enumerate(self.A):
+        for h, A in enumerate(self.layers[self.config.layer_index(step)].A):
             follow: list[tuple[int, ...] | None] = [None] * n
             undecided = []
             for cls, i in reps.items():
@@ -150,32 +180,27 @@ class _Run:
             per_head.append(tuple(follow))  # type: ignore[arg-type]
         return tuple(per_head)
 
-    def step(self, Z, per_head: tuple[FollowSets, ...]):
+    def layer(self, Z, step: int):
+        per_head = self.follow_sets(Z, step)
+        p = self.layers[self.config.layer_index(step)]
         n, d = self.n, self.d
         out = []
         for i in range(n):
-            row = [self.c0 * Z[i][k] for k in range(d)]
-            for ch, follow in zip(self.ch, per_head):
+            row = [p.c0 * Z[i][k] for k in range(d)]
+            for ch, V, follow in zip(p.ch, p.V, per_head):
                 c = follow[i]
+                mean = [sum((Z[j][k] for j in c), iv.mpf(0)) / len(c) for k in range(d)]
+                if V is not None:
+                    mean = [sum((V[r][k] * mean[k] for k in range(d)), iv.mpf(0)) for r in range(d)]
                 for k in range(d):
-                    row[k] += ch * sum((Z[j][k] for j in c), iv.mpf(0)) / len(c)
+                    row[k] += ch * mean[k]
             out.append(row)
-        return out
+        return out, per_head
 
     def run(self, steps: int, progress: Callable[[int], None] | None) -> Trajectory:
-        classes = _initial_classes(self.config.tokens)
-        Z0 = self.Z0
-        step_of = {id(Z0): 0}
+        from ..engine import run_engine
 
-        def decide(Z):
-            return self.follow_sets(Z, classes, step_of[id(Z)])
-
-        def advance(Z, per_head):
-            Z_next = self.step(Z, per_head)
-            step_of[id(Z_next)] = step_of[id(Z)] + 1
-            return Z_next
-
-        return record_run("interval", Z0, steps, decide, advance, lambda Z: classes, progress=progress)
+        return run_engine(self, steps, progress=progress)
 
 
 def simulate_interval(

@@ -18,7 +18,7 @@ from ..config import Config
 from ..errors import InputError
 from ..floats import float_config, float_rows
 from ..rules import FollowSets, step_weights
-from ..trajectory import Trajectory, record_run, state_keys
+from ..trajectory import Trajectory, state_keys
 
 __all__ = ["FloatEngine", "simulate_float", "hardmax_attention", "softmax_attention"]
 
@@ -40,7 +40,7 @@ def softmax_attention(scores: np.ndarray, tau: float) -> np.ndarray:
 
 
 class FloatEngine:
-    """Float stepper for one configuration.
+    """The NumPy float :class:`~dynamics.engine.Engine` for one configuration.
 
     Parameters
     ----------
@@ -53,6 +53,8 @@ class FloatEngine:
     tau
         Softmax temperature ``τ > 0`` (ignored for hardmax).
     """
+
+    backend = "float"
 
     def __init__(self, config: Config, dtype: str = "float64", rule: str = "hardmax", tau: float = 1.0):
         config.require_rational("the float backend")
@@ -67,50 +69,61 @@ class FloatEngine:
         if rule == "softmax" and not 0 < self.dtype(tau) < np.inf:
             raise InputError(f"softmax temperature {tau} is not a positive finite {dtype} (it rounds to "
                              f"{self.dtype(tau)})")
-        self._tokens, matrices, _ = float_config(config, dtype)
-        self.A_T = [A.T.copy() for A in matrices]
-        c0, ch = step_weights([h.alpha for h in config.heads])
-        weights = float_rows([[c0, *ch]], dtype, config.source, "alpha: the step weights 1/(1+Σα), α/(1+Σα)")[0]
-        self.c0, self.ch = weights[0], list(weights[1:])
+        self._tokens, schedule = float_config(config, dtype)
+        self._layers = []
+        for l, heads in enumerate(config.schedule):
+            c0, ch = step_weights([h.alpha for h in heads])
+            where = f"layers[{l}].alpha" if config.layers is not None else "alpha"
+            weights = float_rows([[c0, *ch]], dtype, config.source, f"{where}: the step weights 1/(1+Σα), α/(1+Σα)")[0]
+            self._layers.append(([h.A.T.copy() for h in schedule[l]],
+                                 [None if h.V is None else h.V.T.copy() for h in schedule[l]],
+                                 weights[0], list(weights[1:])))
 
     def initial_state(self) -> np.ndarray:
         return self._tokens.copy()
 
-    def scores(self, Z: np.ndarray) -> list[np.ndarray]:
-        """``S_h = (Z A_hᵀ) Zᵀ`` for every head."""
-        return [(Z @ A_T) @ Z.T for A_T in self.A_T]
+    def keys(self, Z: np.ndarray) -> list:
+        return state_keys(Z)
 
-    def layer(self, Z: np.ndarray) -> tuple[np.ndarray, tuple[FollowSets, ...]]:
+    def info(self) -> dict:
+        return {"dtype": np.dtype(self.dtype).name, "rule": self.rule} | (
+            {"tau": self.tau} if self.rule == "softmax" else {})
+
+    def scores(self, Z: np.ndarray, k: int = 0) -> list[np.ndarray]:
+        """``S_h = (Z A_hᵀ) Zᵀ`` for every head of layer ``k``."""
+        return [(Z @ A_T) @ Z.T for A_T in self._layers[self.config.layer_index(k)][0]]
+
+    def follow_sets(self, Z: np.ndarray, k: int = 0) -> tuple[FollowSets, ...]:
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            return tuple(_winners(S) for S in self.scores(Z, k))
+
+    def layer(self, Z: np.ndarray, k: int = 0) -> tuple[np.ndarray, tuple[FollowSets, ...]]:
         """One layer: the next state and the float follow sets of ``Z``.
 
         Float overflow is what float code does: it yields inf/NaN silently here
         (no warnings); :mod:`verify` refuses to judge such states.
         """
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            return self._layer(Z)
-
-    def _layer(self, Z: np.ndarray) -> tuple[np.ndarray, tuple[FollowSets, ...]]:
-        out = self.c0 * Z
-        per_head = []
-        for S, ch in zip(self.scores(Z), self.ch):
-            winners = S == S.max(axis=1, keepdims=True)
-            per_head.append(tuple(tuple(np.flatnonzero(row).tolist()) for row in winners))
-            P = hardmax_attention(S) if self.rule == "hardmax" else softmax_attention(S, self.tau)
-            out = out + ch * (P.astype(self.dtype) @ Z)
-        return out.astype(self.dtype), tuple(per_head)
+            _, values, c0, ch = self._layers[self.config.layer_index(k)]
+            out = c0 * Z
+            per_head = []
+            for S, V_T, c in zip(self.scores(Z, k), values, ch):
+                per_head.append(_winners(S))
+                P = hardmax_attention(S) if self.rule == "hardmax" else softmax_attention(S, self.tau)
+                attended = P.astype(self.dtype) @ Z
+                out = out + c * (attended if V_T is None else attended @ V_T)
+            return out.astype(self.dtype), tuple(per_head)
 
     def run(self, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:
-        computed: dict[int, np.ndarray] = {}
+        from ..engine import run_engine
 
-        def decide(Z: np.ndarray):
-            Z_next, per_head = self.layer(Z)  # one pass gives both the decisions and the next state
-            computed[id(Z)] = Z_next
-            return per_head
+        return run_engine(self, steps, progress=progress)
 
-        info = {"dtype": np.dtype(self.dtype).name, "rule": self.rule} | (
-            {"tau": self.tau} if self.rule == "softmax" else {})
-        return record_run("float", self.initial_state(), steps, decide, lambda Z, _: computed.pop(id(Z)),
-                          state_keys, progress=progress, info=info)
+
+def _winners(S: np.ndarray) -> FollowSets:
+    """The float argmax sets of each row (float equality, as float code decides)."""
+    winners = S == S.max(axis=1, keepdims=True)
+    return tuple(tuple(np.flatnonzero(row).tolist()) for row in winners)
 
 
 def simulate_float(

@@ -2,17 +2,17 @@
 
 This is the one float implementation of a layer that everything batched uses,
 including the sentiment model (``sentiment.model`` calls :func:`layer`).
-For heads ``(A_h, alpha_h)``:
+For heads ``(A_h, alpha_h)`` or ``(A_h, alpha_h, V_h)``:
 
     S_h = Z A_hᵀ Zᵀ                                    (B × n × n)
     hardmax:  W_h = [S_h == rowmax S_h],  P_h Z = (W_h Z) / rowsum(W_h)
     softmax:  P_h = softmax(S_h / τ)                    (differentiable)
-    Z+ = (Z + Σ_h alpha_h P_h Z) / (1 + Σ_h alpha_h)
+    Z+ = (Z + Σ_h alpha_h P_h Z V_hᵀ) / (1 + Σ_h alpha_h)
 
 ``mask`` (``B × n``, True for real tokens) removes padded tokens as *keys*:
 their scores are set to ``-inf`` so nobody attends to them. Padded queries
-are still updated (callers ignore them). ``A_h = None`` means the identity and
-skips a matrix product. ``alpha_h`` may be a Python number or a tensor (e.g.
+are still updated (callers ignore them). ``A_h = None`` or ``V_h = None``
+(or no third entry) means the identity and skips a matrix product. ``alpha_h`` may be a Python number or a tensor (e.g.
 a learnable parameter); gradients flow through the softmax path.
 """
 
@@ -24,15 +24,16 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import Config, is_identity
 from ..errors import InputError
 from ..floats import float_config, float_rows
 from ..rules import FollowSets, step_weights
-from ..trajectory import Trajectory, record_run, state_keys
+from ..trajectory import Trajectory, state_keys
 
-__all__ = ["TorchHead", "scores", "layer", "run_layers", "simulate_torch", "heads_from_config"]
+__all__ = ["TorchHead", "TorchEngine", "scores", "layer", "run_layers", "simulate_torch", "heads_from_config",
+           "schedule_from_config"]
 
-TorchHead = tuple  # (A: Tensor[d, d] | None, alpha: float | Tensor)
+TorchHead = tuple  # (A: Tensor[d, d] | None, alpha: float | Tensor[, V: Tensor[d, d] | None])
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -59,11 +60,13 @@ def layer(
         ``Z+``; with ``return_winners`` also the boolean argmax masks
         ``W_h = [S_h == rowmax S_h]`` (the float follow sets) per head.
     """
-    alphas = [alpha for _, alpha in heads]
+    alphas = [head[1] for head in heads]
     total = 1 + sum(alphas)
     out = Z / total
     winners = []
-    for A, alpha in heads:
+    for head in heads:
+        A, alpha = head[0], head[1]
+        V = head[2] if len(head) > 2 else None
         if rule == "hardmax":
             # The 0/1 weights carry no gradient: build them without autograd, in place.
             # S.eq_(rowmax) overwrites the scores with W = [S == rowmax] as 0.0/1.0, which
@@ -85,6 +88,8 @@ def layer(
             attended = torch.softmax(S / tau, dim=-1) @ Z
         else:
             raise InputError(f"rule must be 'hardmax' or 'softmax', got {rule!r}")
+        if V is not None:
+            attended = attended @ V.transpose(-1, -2)
         out = out + (alpha / total) * attended
     return (out, winners) if return_winners else out
 
@@ -126,16 +131,21 @@ def run_layers(
     return states if return_states else Z
 
 
-def heads_from_config(config: Config, dtype: torch.dtype, device: str | torch.device) -> list[TorchHead]:
-    """Torch heads ``(A_h, alpha_h)``; identity matrices become ``None``."""
+def schedule_from_config(config: Config, dtype: torch.dtype, device: str | torch.device) -> list[list[TorchHead]]:
+    """Torch heads ``(A_h, alpha_h, V_h)`` of every schedule entry; identity matrices become ``None``."""
     name = str(dtype).removeprefix("torch.")
-    _, matrices, alphas = float_config(config, name)
-    heads = []
-    for h, A, alpha in zip(config.heads, matrices, alphas):
-        d = len(h.A)
-        is_identity = all(h.A[i][j] == (1 if i == j else 0) for i in range(d) for j in range(d))
-        heads.append((None if is_identity else torch.tensor(A, dtype=dtype, device=device), alpha))
-    return heads
+    _, schedule = float_config(config, name)
+
+    def tensor(M, exact) -> torch.Tensor | None:
+        return None if exact is None or is_identity(exact) else torch.tensor(M, dtype=dtype, device=device)
+
+    return [[(tensor(f.A, h.A), f.alpha, tensor(f.V, h.V)) for f, h in zip(floats, heads)]
+            for floats, heads in zip(schedule, config.schedule)]
+
+
+def heads_from_config(config: Config, dtype: torch.dtype, device: str | torch.device) -> list[TorchHead]:
+    """Torch heads ``(A_h, alpha_h, V_h)`` of layer 0 (of every layer without a schedule)."""
+    return schedule_from_config(config, dtype, device)[0]
 
 
 def check_device(device: str) -> torch.device:
@@ -160,6 +170,44 @@ def _follow_sets(W: torch.Tensor) -> FollowSets:
     return tuple(tuple(np.flatnonzero(row).tolist()) for row in W.cpu().numpy())
 
 
+class TorchEngine:
+    """The torch :class:`~dynamics.engine.Engine`: one configuration as a batch of one."""
+
+    backend = "torch"
+
+    def __init__(self, config: Config, device: str = "cpu", dtype: str = "float32", rule: str = "hardmax",
+                 tau: float = 1.0):
+        config.require_rational("the torch backend")
+        if dtype not in _DTYPES:
+            raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        self.config, self.rule, self.tau, self.dtype = config, rule, tau, dtype
+        self.device = str(check_device(device))
+        for heads in config.schedule:
+            step_weights([h.alpha for h in heads])  # validates 1 + sum(alpha) != 0
+        self.tdtype = _DTYPES[dtype]
+        self.schedule = schedule_from_config(config, self.tdtype, self.device)
+
+    def initial_state(self) -> torch.Tensor:
+        rows = float_rows(self.config.tokens, self.dtype, self.config.source, "tokens")
+        return torch.tensor(rows, dtype=self.tdtype, device=self.device)[None]
+
+    def keys(self, Z: torch.Tensor) -> list:
+        return state_keys(Z[0].cpu().numpy())
+
+    def info(self) -> dict:
+        return {"dtype": self.dtype, "device": self.device, "rule": self.rule} | (
+            {"tau": self.tau} if self.rule == "softmax" else {})
+
+    def layer(self, Z: torch.Tensor, k: int) -> tuple[torch.Tensor, tuple[FollowSets, ...]]:
+        with torch.no_grad():
+            Z_next, winners = layer(Z, self.schedule[self.config.layer_index(k)], rule=self.rule, tau=self.tau,
+                                    return_winners=True)
+        return Z_next, tuple(_follow_sets(W[0]) for W in winners)
+
+    def follow_sets(self, Z: torch.Tensor, k: int) -> tuple[FollowSets, ...]:
+        return self.layer(Z, k)[1]
+
+
 def simulate_torch(
     config: Config,
     steps: int,
@@ -174,26 +222,11 @@ def simulate_torch(
     ``step_weights`` gives the same normalised weights as the other backends;
     the arithmetic is the torch float arithmetic of :func:`layer`.
     """
-    config.require_rational("the torch backend")
-    if dtype not in _DTYPES:
-        raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
-    device = str(check_device(device))
-    step_weights([h.alpha for h in config.heads])  # validates 1 + sum(alpha) != 0
-    tdtype = _DTYPES[dtype]
-    heads = heads_from_config(config, tdtype, device)
-    Z0 = torch.tensor(float_rows(config.tokens, dtype, config.source, "tokens"), dtype=tdtype, device=device)[None]
-    computed: dict[int, torch.Tensor] = {}
+    from ..engine import run_engine
 
-    def decide(Z: torch.Tensor):
-        with torch.no_grad():
-            Z_next, winners = layer(Z, heads, rule=rule, tau=tau, return_winners=True)
-        computed[id(Z)] = Z_next
-        return tuple(_follow_sets(W[0]) for W in winners)
-
-    info = {"dtype": dtype, "device": device, "rule": rule} | ({"tau": tau} if rule == "softmax" else {})
-    traj = record_run("torch", Z0, steps, decide, lambda Z, _: computed.pop(id(Z)),
-                      lambda Z: state_keys(Z[0].cpu().numpy()), progress=progress, info=info)
-    if device.startswith("cuda"):
+    engine = TorchEngine(config, device=device, dtype=dtype, rule=rule, tau=tau)
+    traj = run_engine(engine, steps, progress=progress)
+    if engine.device.startswith("cuda"):
         torch.cuda.synchronize()
     traj.states = [Z[0].cpu().numpy() for Z in traj.states]
     return traj
