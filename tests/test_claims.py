@@ -56,8 +56,9 @@ def test_P2_and_D3_catch_a_moving_leader():
     config = config_from_dict({"tokens": [[1, 0], [0, 1]], "A": [[1, 2], [0, 1]], "alpha": 1})
     moved = [[F(1), F(1, 7)], [F(0), F(1)]]
     traj = _fake(config, [config.tokens, moved])
-    v = check("P2", config, traj)
-    assert v.holds is False and v.witness["token"] == 0 and v.witness["moved"]
+    v = check("P2", config, traj)  # P2 is claimed under H: here it is observed, not claimed
+    assert v.holds is None and v.observed is False and v.witness["token"] == 0 and v.witness["moved"]
+    assert "not claimed for nonsymmetric A" in v.reason
     d3 = check("D3", config, traj)  # A is nonsymmetric: D3 applies
     assert d3.holds is False
 
@@ -65,8 +66,8 @@ def test_P2_and_D3_catch_a_moving_leader():
 def test_P3_catches_a_step_without_leaders():
     # A = 0: every score ties, every token follows every other, no leader.
     config = config_from_dict({"tokens": [[1], [2]], "A": [[0]], "alpha": 1})
-    v = check("P3", config, simulate(config, 2))
-    assert v.holds is False and v.witness["step"] == 0
+    v = check("P3", config, simulate(config, 2))  # A = 0 is outside H: observed, not claimed
+    assert v.holds is None and v.observed is False and v.witness["step"] == 0
 
 
 def test_P4_and_D1_catch_wrong_follow_sets_and_leaders():
@@ -99,7 +100,7 @@ def test_D2_fails_for_an_indefinite_A():
     config = config_from_dict({"tokens": [["0", "0"], ["1/1000000", "0"]], "A": [["-1", "0"], ["0", "1"]],
                                "alpha": "1"})
     v = check("D2", config, simulate(config, 1))
-    assert v.holds is False and "outside H" in v.reason
+    assert v.holds is None and v.observed is False and "not claimed for indefinite A" in v.reason
 
 
 def test_positive_definiteness_is_exact():

@@ -18,8 +18,9 @@ from dynamics.cli import Parser, add_limit_options, dump_json, non_negative_int,
 
 from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
 from .exact import satisfies_H
+from .lemmas import LemmaCheckerError
 from .limits import certified_limit
-from .strategies import FAMILIES, MATRIX_CLASSES
+from .strategies import ALPHA_SCHEDULES, FAMILIES, MATRIX_CLASSES, VALUE_CLASSES
 
 PROG = "python -m verify"
 
@@ -47,6 +48,13 @@ def _strict_exit(args, failed: list[str], what: str) -> int:
     return 1
 
 
+def _add_lemma_options(parser) -> None:
+    parser.add_argument("--lemmas", action="append", default=[], metavar="FILE",
+                        help="a Python file of lemmas (verify.lemmas); repeat for several")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of a lemma checker that raises")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog=PROG, description="Check the claims of hardmax attention dynamics (SPEC §2).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -60,6 +68,7 @@ def build_parser() -> Parser:
     c.add_argument("--dtype", choices=("float32", "float64"), default=None)
     c.add_argument("--device", default="cpu")
     c.add_argument("--json", action="store_true")
+    _add_lemma_options(c)
     add_limit_options(c)
     c.add_argument("--strict", action="store_true", help="exit 1 when an applicable claim fails (for CI)")
 
@@ -72,9 +81,17 @@ def build_parser() -> Parser:
                      help="exit 1 when the limit is not certified or a limit point is not in S (for CI)")
 
     h = sub.add_parser("hunt", help="search for a minimal counterexample", **_epilog())
-    h.add_argument("--claim", required=True, choices=CLAIMS + ("all",),
-                   help="claim to break, or 'all' (every finite-horizon claim on each example)")
+    h.add_argument("--claim", required=True, metavar="NAME",
+                   help=f"claim or lemma to break ({', '.join(CLAIMS)}, a lemma of --lemmas), or 'all' "
+                        "(every built-in finite-horizon claim on each example)")
     h.add_argument("--matrix", choices=MATRIX_CLASSES, default="spd")
+    h.add_argument("--values", choices=VALUE_CLASSES, default=None,
+                   help="class of the value matrices V drawn (default: the lemma's model, else identity)")
+    h.add_argument("--layers", type=positive_int, default=None,
+                   help="schedule entries drawn, 1 = no schedule (default: the lemma's model, else 1; at most 8)")
+    h.add_argument("--alpha-schedule", choices=ALPHA_SCHEDULES, default=None,
+                   help="'decreasing': alpha does not increase with the layer (default: the lemma's, else any)")
+    _add_lemma_options(h)
     h.add_argument("--heads", type=int, choices=(1, 2, 3), default=1)
     h.add_argument("--family", choices=FAMILIES, default=None, help="restrict to one token family")
     h.add_argument("--max-examples", type=positive_int, default=1000)
@@ -112,6 +129,9 @@ def build_parser() -> Parser:
 
 
 def _check(args) -> int:
+    from .hunt import lemma_registry
+
+    lemmas = lemma_registry(tuple(args.lemmas))
     config = load_config(args.config, max_bytes=args.max_config_size)
     options = {}
     if args.backend != "exact":
@@ -120,30 +140,22 @@ def _check(args) -> int:
             options["device"] = args.device
     start = time.perf_counter()
     traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory, **options)
-    verdicts = check_all(config, traj, FINITE_CLAIMS)
-    if args.backend == "exact":
-        limit = certified_limit(config, max_steps=args.limit_steps, max_memory=args.max_memory)
-        if not limit.certified:
-            p5 = Verdict("P5", None, reason=limit.reason)
-        elif limit.in_S is None:
-            p5 = Verdict("P5", None, reason=limit.reason, extra={"certified_at": limit.certified_at})
-        else:
-            bad = [i for i, ok in enumerate(limit.in_S) if not ok]
-            p5 = Verdict("P5", not bad, witness={"tokens_not_in_S": bad} if bad else None,
-                         extra={"certified_at": limit.certified_at, "clusters": limit.clusters,
-                                "limit": limit.to_json()["limit"]})
-    else:
-        p5 = Verdict("P5", None, reason="P5 is a limit: it is certified on the exact engine (verify limit)")
-    verdicts["P5"] = p5
+    finite = [item.name for item in lemmas if item.kind == "finite"]
+    verdicts = check_all(config, traj, finite, lemmas=lemmas)
+    for item in lemmas:
+        if item.kind == "limit":
+            verdicts[item.name] = _limit_verdict(item, config, traj, args)
     elapsed = time.perf_counter() - start
-    ordered = {c: verdicts[c] for c in CLAIMS}
+    ordered = {name: verdicts[name] for name in lemmas.names()}
     document = {
         "config": args.config, "backend": args.backend, "steps": args.steps,
         "H": satisfies_H([h for _, h in config.all_heads()]), "elapsed_s": round(elapsed, 6),
         "claims": {c: v.to_json() for c, v in ordered.items()},
     }
-    # D2 is claimed under H only: outside H its verdict is reported, but it is not a failed claim.
-    failed = [c for c, v in ordered.items() if v.holds is False and (c != "D2" or document["H"])]
+    if lemmas.user():
+        document["lemmas"] = {item.name: item.describe() for item in lemmas.user()}
+    # A claim fails only where it is claimed: a verdict of null (outside its domain) never fails --strict.
+    failed = [c for c, v in ordered.items() if v.holds is False]
     if args.strict:
         document["strict_failed"] = failed
     if args.json:
@@ -158,6 +170,23 @@ def _check(args) -> int:
                 detail = f"{v.violations} violation(s), max {v.max_violation:.3g}; first: {json.dumps(v.witness)}"
             print(f"  {c}: {status}" + (f"  ({detail})" if detail else ""))
     return _strict_exit(args, failed, "claims that fail")
+
+
+def _limit_verdict(item, config, traj, args) -> Verdict:
+    """P5 on the exact backend: the certified limit, judged where P5 is claimed."""
+    from .lemmas import not_claimed
+
+    if args.backend != "exact":
+        return Verdict(item.name, None, reason="P5 is a limit: it is certified on the exact engine (verify limit)")
+    why = not_claimed(item, config)
+    if not config.identity_values or any(h.alpha <= 0 for _, h in config.all_heads()):
+        return Verdict(item.name, None, reason=why or "the certified limit needs V = I and alpha > 0")
+    verdict = item.checker(config, args.limit_steps, args.max_memory)
+    if why is not None and verdict.holds is not None:
+        return Verdict(item.name, None, reason=f"{why}; checked anyway: "
+                       f"{'holds' if verdict.holds else 'fails'} on this run", witness=verdict.witness,
+                       extra=verdict.extra, observed=verdict.holds)
+    return verdict
 
 
 def _limit(args) -> int:
@@ -193,7 +222,8 @@ def _hunt(args, argv: list[str] | None) -> int:
 
     result = hunt(args.claim, matrix=args.matrix, heads=args.heads, max_examples=args.max_examples,
                   seed=args.seed, steps=args.steps, family=args.family, workers=args.workers,
-                  max_n=args.max_n, max_d=args.max_d)
+                  max_n=args.max_n, max_d=args.max_d, lemma_files=args.lemmas, values=args.values,
+                  layers=args.layers, alpha_schedule=args.alpha_schedule)
     if result.counterexample is not None and args.save:
         command = "python -m verify " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]) if a != "--json")
         result.saved_to = save_counterexample(result, command)
@@ -253,6 +283,15 @@ def _crosscheck(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args, argv)
+    except LemmaCheckerError as exc:
+        if getattr(args, "debug", False) and exc.traceback_text:
+            sys.stderr.write(exc.traceback_text)
+        raise
+
+
+def _dispatch(args, argv: list[str] | None) -> int:
     if args.command == "check":
         return _check(args)
     if args.command == "limit":

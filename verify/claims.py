@@ -24,87 +24,52 @@ D3     P2 outside H (nonsymmetric or indefinite A)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 from dynamics.config import Config
-from dynamics.floats import approx_float, json_number
+from dynamics.floats import approx_float
 from dynamics.numbers import format_fraction
 from dynamics.trajectory import Trajectory
 
-from .exact import IntState, exact_rows, require_finite, follow_sets, integer_matrix, leaders_of, satisfies_H
 from .geometry import hull_membership, is_vertex
+from .lemmas import Lemma, Registry, lemma, not_claimed
+from .run import Run, Verdict
 
 CLAIMS = ("P1", "P2", "P3", "P4", "P5", "D1", "D2", "D3")
 FINITE_CLAIMS = ("P1", "P2", "P3", "P4", "D1", "D2", "D3")
 
-__all__ = ["CLAIMS", "FINITE_CLAIMS", "Verdict", "Analysis", "check", "check_all"]
+__all__ = ["CLAIMS", "FINITE_CLAIMS", "BUILTIN_LEMMAS", "Verdict", "Run", "Analysis", "check", "check_all",
+           "evaluate"]
 
+#: Former name of :class:`~verify.run.Run`.
+Analysis = Run
 
-@dataclass
-class Verdict:
-    """The verdict on one claim for one run.
-
-    ``holds``: True, False, or None (not applicable / not decided; see ``reason``).
-    ``witness``: the first violation (step, tokens, exact numbers), or None.
-    ``violations``: how many violations the whole run has; ``max_violation``:
-    the largest violation measured as a float (claim-specific unit).
-    """
-
-    claim: str
-    holds: bool | None
-    reason: str = ""
-    witness: dict[str, Any] | None = None
-    violations: int = 0
-    max_violation: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"holds": self.holds, "witness": self.witness}
-        if self.reason:
-            out["reason"] = self.reason
-        if self.violations:
-            out["violations"] = self.violations
-            out["max_violation"] = json_number(self.max_violation)
-        out.update(self.extra)
-        return out
+_NOT_H = ("symmetric", "indefinite", "nonsymmetric")
 
 
 def _fmt(values) -> list[str]:
     return [format_fraction(Fraction(v)) for v in values]
 
 
-class Analysis:
-    """Exact states, independently recomputed follow sets and leaders of a trajectory.
+def builtin(name: str, title: str, statement: str, **declaration: Any):
+    """Register a built-in claim: the same :func:`~verify.lemmas.lemma` as a user's, with source ``built-in``."""
 
-    Built once per trajectory and shared by all checkers.
-    """
+    def decorate(checker) -> Lemma:
+        item = lemma(name, statement, **declaration)(checker)
+        item.source, item.title = "built-in", title
+        return item
 
-    def __init__(self, config: Config, traj: Trajectory):
-        require_finite(traj)
-        self.config = config
-        self.traj = traj
-        self.rows = [exact_rows(s) for s in traj.states]
-        self.states = [IntState(r) for r in self.rows]
-        Ms = [[integer_matrix(h.A) for h in heads] for heads in config.schedule]
-        self.follow = [follow_sets(s, Ms[config.layer_index(k)]) for k, s in enumerate(self.states)]
-        self.leaders = [leaders_of(s, f) for s, f in zip(self.states, self.follow)]
-        self.H = satisfies_H([h for _, h in config.all_heads()])
-
-    @property
-    def K(self) -> int:
-        return len(self.rows) - 1
-
-    def union_follow(self, k: int, i: int) -> tuple[int, ...]:
-        return tuple(sorted(set().union(*(f[i] for f in self.follow[k]))))
+    return decorate
 
 
-def check_P1(a: Analysis) -> Verdict:
+@builtin("P1", "hull monotonicity", "conv(Z^{k+1}) ⊆ conv(Z^k); every token stays in conv(Z^0)",
+         requires=("identity_values", "positive_alpha"), steps_needed=lambda w: w["step"])
+def check_P1(a: Run) -> Verdict:
     first, count, worst = None, 0, 0.0
-    for k in range(a.K):
-        old = [tuple(p) for p in a.rows[k]]
-        for i, x in enumerate(a.rows[k + 1]):
+    for k in range(a.steps):
+        old = [tuple(p) for p in a.states[k]]
+        for i, x in enumerate(a.states[k + 1]):
             cert = hull_membership(old, x)
             if not cert.inside:
                 count += 1
@@ -117,44 +82,52 @@ def check_P1(a: Analysis) -> Verdict:
                    reason="" if count == 0 else "a token left the previous convex hull (distance in max_violation)")
 
 
-def check_P2(a: Analysis, claim: str = "P2") -> Verdict:
+@builtin("P2", "leader persistence", "a leader at step k stays put and stays a leader at every later step",
+         under=("spd",), requires=("identity_values", "fixed_scores", "positive_alpha"),
+         steps_needed=lambda w: w["broken_at"])
+def check_P2(a: Run, claim: str = "P2") -> Verdict:
     first, count, worst = None, 0, 0.0
-    for k in range(a.K + 1):
+    for k in range(a.steps + 1):
         for i in a.leaders[k]:
-            for l in range(k + 1, a.K + 1):
-                moved = a.rows[l][i] != a.rows[k][i]
+            for l in range(k + 1, a.steps + 1):
+                moved = a.states[l][i] != a.states[k][i]
                 lost = i not in a.leaders[l]
                 if moved or lost:
                     count += 1
-                    drift = approx_float(max(abs(x - y) for x, y in zip(a.rows[l][i], a.rows[k][i])))
+                    drift = approx_float(max(abs(x - y) for x, y in zip(a.states[l][i], a.states[k][i])))
                     worst = max(worst, drift)
                     if first is None:
-                        first = {"leader_at": k, "token": i, "broken_at": l, "moved": moved,
-                                 "still_leader": not lost, "position_then": _fmt(a.rows[k][i]),
-                                 "position_now": _fmt(a.rows[l][i]), "follows_now": list(a.union_follow(l, i))}
+                        first = {"step": l, "leader_at": k, "token": i, "broken_at": l, "moved": moved,
+                                 "still_leader": not lost, "position_then": _fmt(a.states[k][i]),
+                                 "position_now": _fmt(a.states[l][i]), "follows_now": list(a.union_follow(l, i))}
                     break  # one violation per (leader, step) pair
     return Verdict(claim, count == 0, witness=first, violations=count, max_violation=worst)
 
 
-def check_P3(a: Analysis) -> Verdict:
-    empty = [k for k in range(a.K + 1) if not a.leaders[k]]
+@builtin("P3", "leaders exist", "every step has at least one leader", under=("spd",), requires=("single_head",),
+         steps_needed=lambda w: w["step"])
+def check_P3(a: Run) -> Verdict:
+    empty = [k for k in range(a.steps + 1) if not a.leaders[k]]
     witness = None
     if empty:
         k = empty[0]
-        witness = {"step": k, "follow": [list(a.union_follow(k, i)) for i in range(len(a.rows[k]))],
-                   "tokens": [_fmt(z) for z in a.rows[k]]}
+        witness = {"step": k, "follow": [list(a.union_follow(k, i)) for i in range(len(a.states[k]))],
+                   "tokens": [_fmt(z) for z in a.states[k]]}
     return Verdict("P3", not empty, witness=witness, violations=len(empty),
                    extra={"steps_without_leader": empty[:20]})
 
 
-def check_P4(a: Analysis) -> Verdict:
+@builtin("P4", "hyperplane separation",
+         "C_i is exactly the set of tokens on the supporting hyperplane {x : <A z_i, x> = max_l <A z_i, z_l>}",
+         steps_needed=lambda w: w["step"])
+def check_P4(a: Run) -> Verdict:
     """The trajectory's follow sets against the exact supporting-hyperplane faces."""
-    traj = a.traj
+    traj = a.trajectory
     first, count = None, 0
-    available = min(len(traj.follow), a.K + 1)
+    available = min(len(traj.follow), a.steps + 1)
     for k in range(available):
         claimed = traj.follow_by_head[k] if traj.follow_by_head is not None else (traj.follow[k],)
-        for h, (mine, theirs) in enumerate(zip(a.follow[k], claimed)):
+        for h, (mine, theirs) in enumerate(zip(a.follow_at(k), claimed)):
             for i, (c_exact, c_claimed) in enumerate(zip(mine, theirs)):
                 if tuple(c_exact) != tuple(c_claimed):
                     count += 1
@@ -165,12 +138,14 @@ def check_P4(a: Analysis) -> Verdict:
                    reason="" if count == 0 else "follow sets differ from the exact exposed faces")
 
 
-def check_D1(a: Analysis) -> Verdict:
+@builtin("D1", "leaders are vertices", "every leader is an exposed vertex of conv(Z^k)",
+         steps_needed=lambda w: w["step"])
+def check_D1(a: Run) -> Verdict:
     """The trajectory's leaders are exposed vertices (exact certificates)."""
-    traj = a.traj
+    traj = a.trajectory
     first, count = None, 0
-    for k in range(min(len(traj.leaders), a.K + 1)):
-        points = [tuple(p) for p in a.rows[k]]
+    for k in range(min(len(traj.leaders), a.steps + 1)):
+        points = [tuple(p) for p in a.states[k]]
         for i in traj.leaders[k]:
             hint = None
             if len(a.config.heads) == 1:
@@ -186,7 +161,9 @@ def check_D1(a: Analysis) -> Verdict:
     return Verdict("D1", count == 0, witness=first, violations=count)
 
 
-def check_D2(a: Analysis) -> Verdict:
+@builtin("D2", "A-norm monotonicity", "<A z_i^{k+1}, z_i^{k+1}> >= <A z_i^k, z_i^k> (under H)", under=("spd",),
+         requires=("identity_values", "fixed_scores", "positive_alpha"), steps_needed=lambda w: w["step"] + 1)
+def check_D2(a: Run) -> Verdict:
     if len({tuple(map(tuple, h.A)) for _, h in a.config.all_heads()}) > 1:
         return Verdict("D2", None, reason="heads or layers have different A: the A-norm is not defined")
     A = a.config.heads[0].A
@@ -196,45 +173,82 @@ def check_D2(a: Analysis) -> Verdict:
         return sum((A[r][c] * z[c] * z[r] for r in range(d) for c in range(d)), Fraction(0))
 
     first, count, worst = None, 0, 0.0
-    for k in range(a.K):
-        for i in range(len(a.rows[k])):
-            before, after = norm(a.rows[k][i]), norm(a.rows[k + 1][i])
+    for k in range(a.steps):
+        for i in range(len(a.states[k])):
+            before, after = norm(a.states[k][i]), norm(a.states[k + 1][i])
             if after < before:
                 count += 1
                 worst = max(worst, approx_float(before - after))
                 if first is None:
                     first = {"step": k, "token": i, "norm_before": format_fraction(before),
                              "norm_after": format_fraction(after)}
-    reason = "" if a.H else "A outside H: D2 is only claimed under H; checked anyway"
-    return Verdict("D2", count == 0, reason=reason, witness=first, violations=count, max_violation=worst)
+    return Verdict("D2", count == 0, witness=first, violations=count, max_violation=worst)
 
 
-def check_D3(a: Analysis) -> Verdict:
-    if a.H:
-        return Verdict("D3", None, reason="A satisfies H (D3 concerns A outside H; see P2)")
-    verdict = check_P2(a, claim="D3")
-    verdict.reason = "P2 with A outside H (nonsymmetric, indefinite or semidefinite)"
-    return verdict
+@builtin("D3", "P2 outside H", "P2 needs neither symmetry nor definiteness of A", under=_NOT_H,
+         requires=("identity_values", "fixed_scores", "positive_alpha"), steps_needed=lambda w: w["broken_at"])
+def check_D3(a: Run) -> Verdict:
+    return check_P2.checker(a, claim="D3")
 
 
-_CHECKERS: dict[str, Callable[[Analysis], Verdict]] = {
-    "P1": check_P1, "P2": check_P2, "P3": check_P3, "P4": check_P4,
-    "D1": check_D1, "D2": check_D2, "D3": check_D3,
-}
+def _limit_checker(config: Config, max_steps: int, max_memory: int | None = None) -> Verdict:
+    """P5 from the certified limit (SPEC §4): every exact limit point in S."""
+    from .limits import certified_limit
+
+    result = certified_limit(config, max_steps=max_steps, max_memory=max_memory)
+    if not result.certified:
+        return Verdict("P5", None, reason=result.reason)
+    if result.in_S is None:
+        return Verdict("P5", None, reason=result.reason, extra={"certified_at": result.certified_at})
+    bad = [i for i, ok in enumerate(result.in_S) if not ok]
+    return Verdict("P5", not bad, witness={"step": result.certified_at, "tokens_not_in_S": bad} if bad else None,
+                   extra={"certified_at": result.certified_at, "clusters": result.clusters,
+                          "limit": result.to_json()["limit"]})
 
 
-def check(claim: str, config: Config, traj: Trajectory, analysis: Analysis | None = None) -> Verdict:
-    """Check one finite-horizon claim (P1–P4, D1–D3) on a trajectory."""
-    if claim not in _CHECKERS:
-        raise ValueError(f"unknown claim {claim!r} (finite-horizon claims: {', '.join(FINITE_CLAIMS)})")
+P5 = builtin("P5", "convergence to S", "every token converges to a point of S (certified limit, SPEC §4)",
+             under=("spd",), requires=("identity_values", "positive_alpha", "single_head"), kind="limit",
+             steps_needed=lambda w: w["step"])(_limit_checker)
+
+#: The built-in claims, in report order: registered lemmas like a user's (:mod:`verify.lemmas`).
+BUILTIN_LEMMAS: tuple[Lemma, ...] = (check_P1, check_P2, check_P3, check_P4, P5, check_D1, check_D2, check_D3)
+
+
+def evaluate(item: Lemma, run: Run) -> Verdict:
+    """The verdict of a finite lemma on ``run``: ``holds`` where it is claimed, ``null`` with what was observed elsewhere."""
+    verdict = item.judge(run)
+    why = not_claimed(item, run.config)
+    if why is None:
+        return verdict
+    found = "holds on this run" if verdict.holds else (
+        f"fails on this run at step {verdict.witness.get('step')}" if verdict.witness else "not decided")
+    return Verdict(item.name, None, reason=f"{why}; checked anyway: {found}", witness=verdict.witness,
+                   violations=verdict.violations, max_violation=verdict.max_violation, extra=verdict.extra,
+                   observed=verdict.holds)
+
+
+def _lookup(claim: str, lemmas: Registry | None) -> Lemma:
+    if lemmas is not None:
+        return lemmas[claim]
+    for item in BUILTIN_LEMMAS:
+        if item.name == claim and item.kind == "finite":
+            return item
+    raise ValueError(f"unknown claim {claim!r} (finite-horizon claims: {', '.join(FINITE_CLAIMS)})")
+
+
+def check(claim: str, config: Config, traj: Trajectory, analysis: Run | None = None,
+          lemmas: Registry | None = None) -> Verdict:
+    """Check one finite-horizon claim or lemma on a trajectory (``lemmas``: where to look its name up)."""
+    item = _lookup(claim, lemmas)
     if traj.backend == "interval":
         return Verdict(claim, None, reason="interval states are enclosures; check the exact or a float backend")
-    return _CHECKERS[claim](analysis or Analysis(config, traj))
+    return evaluate(item, analysis or Run(config, traj))
 
 
-def check_all(config: Config, traj: Trajectory, claims=FINITE_CLAIMS) -> dict[str, Verdict]:
-    """Check several finite-horizon claims, sharing one :class:`Analysis`."""
+def check_all(config: Config, traj: Trajectory, claims=FINITE_CLAIMS, lemmas: Registry | None = None
+              ) -> dict[str, Verdict]:
+    """Check several finite-horizon claims or lemmas, sharing one :class:`~verify.run.Run`."""
     if traj.backend == "interval":
-        return {c: check(c, config, traj) for c in claims}
-    analysis = Analysis(config, traj)
-    return {c: check(c, config, traj, analysis) for c in claims}
+        return {c: check(c, config, traj, lemmas=lemmas) for c in claims}
+    run = Run(config, traj)
+    return {c: check(c, config, traj, run, lemmas=lemmas) for c in claims}

@@ -12,12 +12,13 @@ to) and replayed by the test suite, so nothing found is ever lost.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -28,11 +29,12 @@ from dynamics.config import Config
 from dynamics.errors import InputError
 from dynamics.parallel import worker_pool
 
-from .claims import CLAIMS, check, check_all
-from .limits import certified_limit
-from .strategies import MATRIX_CLASSES, configs
+from .claims import FINITE_CLAIMS
+from .lemmas import Lemma, Registry, registry
+from .run import Run
+from .strategies import ALPHA_SCHEDULES, FAMILIES, MATRIX_CLASSES, VALUE_CLASSES, configs
 
-__all__ = ["HuntResult", "claim_failure", "hunt", "CORPUS_DIR", "save_counterexample"]
+__all__ = ["HuntResult", "claim_failure", "hunt", "CORPUS_DIR", "save_counterexample", "lemma_registry"]
 
 CORPUS_DIR = os.path.join(os.path.dirname(__file__), "corpus")
 
@@ -41,42 +43,58 @@ class _Found(Exception):
     """Raised inside the Hypothesis test to mark a counterexample."""
 
 
-def _failure_steps(claim: str, witness: dict[str, Any]) -> int:
-    """How many steps a run needs to reproduce the witness."""
-    if claim in ("P2", "D3"):
-        return witness["broken_at"]
-    if claim in ("D2",):
-        return witness["step"] + 1
-    return witness["step"]
+@functools.lru_cache(maxsize=16)
+def _registry_of(files: tuple[str, ...]) -> Registry:
+    return registry(files)
 
 
-def claim_failure(config: Config, claim: str, steps: int) -> tuple[int, dict] | None:
+def lemma_registry(files: tuple[str, ...] = ()) -> Registry:
+    """The registry of the built-ins, installed plugins and ``files`` (loaded once per process)."""
+    return _registry_of(tuple(os.path.abspath(f) for f in files))
+
+
+def claim_failure(config: Config, claim: str, steps: int, lemmas: Registry | None = None
+                  ) -> tuple[int, dict] | None:
     """``(steps_needed, witness)`` if ``claim`` fails on the exact run of ``config``, else None.
 
-    P1–P4, D1–D3 are checked on ``steps`` exact steps; P5 fails when the
-    certified limit (within ``steps`` steps) has a point outside S; ``"all"``
-    checks every finite-horizon claim on the same run and reports the first
-    that fails (its name is in the witness).
+    A finite lemma (built-in or a user's) is judged on ``steps`` exact steps,
+    whether or not it is claimed for this config (a hunt may go outside a
+    lemma's domain). P5 fails when the certified limit (within ``steps``
+    steps) has a point outside S. ``"all"`` checks every built-in
+    finite-horizon claim on the same run and reports the first that fails (its
+    name is in the witness).
     """
+    lemmas = lemmas if lemmas is not None else lemma_registry()
     if claim == "all":
-        traj = simulate(config, steps, backend="exact")
-        for name, verdict in check_all(config, traj).items():
+        run = Run(config, simulate(config, steps, backend="exact"))
+        for name in FINITE_CLAIMS:
+            verdict = lemmas[name].judge(run)
             if verdict.holds is False:
-                return _failure_steps(name, verdict.witness), {"claim": name, **verdict.witness}
+                return lemmas[name].replay_steps(verdict.witness, steps), {"claim": name, **verdict.witness}
         return None
-    if claim == "P5":
-        result = certified_limit(config, max_steps=steps)
-        if result.certified and result.in_S is not None and not all(result.in_S):
-            bad = [i for i, ok in enumerate(result.in_S) if not ok]
-            return result.certified_at, {"tokens_not_in_S": bad, "limit": result.to_json()["limit"]}
+    item = lemmas[claim]
+    if item.kind == "limit":
+        verdict = item.checker(config, steps)
+        if verdict.holds is False:
+            return verdict.witness["step"], {"tokens_not_in_S": verdict.witness["tokens_not_in_S"],
+                                             "limit": verdict.extra["limit"]}
         return None
-    verdict = check(claim, config, simulate(config, steps, backend="exact"))
+    verdict = item.judge(Run(config, simulate(config, steps, backend="exact")))
     if verdict.holds is False:
-        return _failure_steps(claim, verdict.witness), verdict.witness
+        return _replayable(config, item, verdict.witness, steps, lemmas), verdict.witness
     return None
 
 
-def minimise(config: Config, claim: str, steps: int) -> tuple[Config, int, dict]:
+def _replayable(config: Config, item: Lemma, witness: dict, budget: int, lemmas: Registry) -> int:
+    """The steps a replay needs: the lemma's estimate when a run that long still fails, else the budget."""
+    needed = item.replay_steps(witness, budget)
+    if item.builtin or needed >= budget:
+        return needed
+    again = item.judge(Run(config, simulate(config, needed, backend="exact")))
+    return needed if again.holds is False else budget
+
+
+def minimise(config: Config, claim: str, steps: int, lemmas: Registry | None = None) -> tuple[Config, int, dict]:
     """Greedy clean-up after Hypothesis's shrinking (which works within the draw structure).
 
     Repeatedly drops single tokens, then replaces entries by simpler numbers
@@ -86,7 +104,7 @@ def minimise(config: Config, claim: str, steps: int) -> tuple[Config, int, dict]
     from dataclasses import replace
     from fractions import Fraction
 
-    failure = claim_failure(config, claim, steps)
+    failure = claim_failure(config, claim, steps, lemmas)
     assert failure is not None
     improved = True
     while improved:
@@ -95,7 +113,7 @@ def minimise(config: Config, claim: str, steps: int) -> tuple[Config, int, dict]
             if config.n == 1:
                 break
             candidate = replace(config, tokens=config.tokens[:i] + config.tokens[i + 1:])
-            result = claim_failure(candidate, claim, steps)
+            result = claim_failure(candidate, claim, steps, lemmas)
             if result is not None:
                 config, failure, improved = candidate, result, True
                 break
@@ -107,7 +125,7 @@ def minimise(config: Config, claim: str, steps: int) -> tuple[Config, int, dict]
                     continue  # not simpler: an integer is only replaced by a smaller one
                 row = config.tokens[i][:k] + (simpler,) + config.tokens[i][k + 1:]
                 candidate = replace(config, tokens=config.tokens[:i] + (row,) + config.tokens[i + 1:])
-                result = claim_failure(candidate, claim, steps)
+                result = claim_failure(candidate, claim, steps, lemmas)
                 if result is not None:
                     config, failure = candidate, result
                     break
@@ -127,6 +145,8 @@ class HuntResult:
     seed: int
     steps: int
     saved_to: str | None = None
+    model: dict[str, Any] | None = None
+    lemma_source: str = "built-in"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,17 +155,24 @@ class HuntResult:
             "examples": self.examples, "elapsed_s": round(self.elapsed_s, 3),
             "examples_per_s": round(self.examples / self.elapsed_s, 2) if self.elapsed_s > 0 else None,
             "seed": self.seed, "steps_checked": self.steps, "saved_to": self.saved_to,
+            "model": self.model or dict(DEFAULT_MODEL), "lemma_source": self.lemma_source,
         }
 
 
+#: The strategy options of a hunt when neither the lemma nor the command line sets them.
+DEFAULT_MODEL = {"values": "identity", "layers": 1, "alpha_schedule": "any"}
+
+
 def _size(config: dict) -> tuple:
-    text = json.dumps(config["tokens"]) + json.dumps(config.get("A") or config.get("heads"))
+    text = json.dumps(config["tokens"]) + json.dumps(config.get("A") or config.get("heads") or config.get("layers"))
     return (len(config["tokens"]), len(config["tokens"][0]), len(text))
 
 
 def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int, steps: int,
-              family: str | None, max_n: int, max_d: int) -> HuntResult:
-    strategy = configs(matrix=matrix, heads=heads, family=family, max_n=max_n, max_d=max_d)
+              family: str | None, max_n: int, max_d: int, model: dict[str, Any],
+              lemma_files: tuple[str, ...]) -> HuntResult:
+    lemmas = lemma_registry(lemma_files)
+    strategy = configs(matrix=matrix, heads=heads, family=family, max_n=max_n, max_d=max_d, **model)
     found: list[tuple[Config, int, dict]] = []
     calls = [0]
 
@@ -156,12 +183,13 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
     @given(strategy)
     def search(config: Config) -> None:
         calls[0] += 1
-        failure = claim_failure(config, claim, steps)
+        failure = claim_failure(config, claim, steps, lemmas)
         if failure is not None:
             found.append((config, *failure))
             raise _Found
 
     start = time.perf_counter()
+    source = "built-in" if claim == "all" else lemmas[claim].source
     with with_reporter(lambda message: None):
         try:
             search()
@@ -169,25 +197,30 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
             pass
     elapsed = time.perf_counter() - start
     if not found:
-        return HuntResult(claim, matrix, heads, None, None, None, calls[0], elapsed, seed, steps)
+        return HuntResult(claim, matrix, heads, None, None, None, calls[0], elapsed, seed, steps, model=model,
+                          lemma_source=source)
     config, step, witness = found[-1]  # Hypothesis replays the minimal example last
-    config, step, witness = minimise(config, claim, steps)
+    config, step, witness = minimise(config, claim, steps, lemmas)
     document = config.to_dict()
     document["steps"] = step
-    return HuntResult(claim, matrix, heads, document, step, witness, calls[0], elapsed, seed, steps)
+    return HuntResult(claim, matrix, heads, document, step, witness, calls[0], elapsed, seed, steps, model=model,
+                      lemma_source=source)
 
 
 def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 1000, seed: int = 0,
          steps: int = 30, family: str | None = None, workers: int = 1, max_n: int = 12,
-         max_d: int = 3) -> HuntResult:
-    """Search for a minimal counterexample to ``claim``.
+         max_d: int = 3, lemma_files: Sequence[str] = (), values: str | None = None,
+         layers: int | None = None, alpha_schedule: str | None = None) -> HuntResult:
+    """Search for a minimal counterexample to a claim or lemma.
 
     Parameters
     ----------
     claim
-        One of ``P1 … P5, D1 … D3``, or ``all`` (every finite-horizon claim at once).
+        A built-in claim (``P1 … P5, D1 … D3``), a lemma of ``lemma_files`` or an
+        installed plugin, or ``all`` (every built-in finite-horizon claim at once).
     matrix
         Matrix class of every head: ``spd``, ``symmetric``, ``indefinite``, ``nonsymmetric``.
+        A lemma may be hunted outside the classes it is claimed for.
     heads
         Number of heads (1–3).
     max_examples
@@ -200,9 +233,17 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
         Restrict to one token family of :data:`verify.strategies.FAMILIES`.
     workers
         Processes searching in parallel; the smallest counterexample wins.
+    lemma_files
+        Python files of user lemmas (:mod:`verify.lemmas`); each worker loads them.
+    values, layers, alpha_schedule
+        The model drawn (:func:`verify.strategies.configs`): value-matrix class,
+        schedule entries, alpha schedule. Default: the lemma's ``model``
+        declaration, else ``identity``, 1, ``any``.
     """
-    if claim not in CLAIMS + ("all",):
-        raise InputError(f"unknown claim {claim!r} (choose from {', '.join(CLAIMS)}, all)")
+    lemma_files = tuple(os.path.abspath(f) for f in lemma_files)
+    lemmas = lemma_registry(lemma_files)  # loads (and so validates) the files here, before any worker
+    if claim != "all" and claim not in lemmas:
+        lemmas[claim]  # a one-line LemmaError naming what is known
     if matrix not in MATRIX_CLASSES:
         raise InputError(f"unknown matrix class {matrix!r} (choose from {', '.join(MATRIX_CLASSES)})")
     if not (1 <= max_n <= 32 and 1 <= max_d <= 5):
@@ -211,12 +252,20 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
         raise InputError(f"heads must be 1, 2 or 3, got {heads}")
     if max_examples < 1 or workers < 1 or steps < 1:
         raise InputError("max-examples, workers and steps must be positive")
+    model = _model(lemmas[claim] if claim != "all" else None, values, layers, alpha_schedule)
+    if family is None and claim != "all" and "family" in lemmas[claim].model:
+        family = lemmas[claim].model["family"]
+    if family is not None and family not in FAMILIES:
+        raise InputError(f"unknown token family {family!r} (choose from {', '.join(FAMILIES)})")
+    if claim != "all" and lemmas[claim].kind == "limit" and not (model["values"] == "identity"):
+        raise InputError(f"{claim} is a certified limit, defined for V = I only (hunt it with --values identity)")
     if workers == 1:
-        return _hunt_one(claim, matrix, heads, max_examples, seed, steps, family, max_n, max_d)
+        return _hunt_one(claim, matrix, heads, max_examples, seed, steps, family, max_n, max_d, model, lemma_files)
     start = time.perf_counter()
     share = [max_examples // workers + (1 if w < max_examples % workers else 0) for w in range(workers)]
     with worker_pool(workers) as pool:
-        futures = [pool.submit(_hunt_one, claim, matrix, heads, share[w], seed + w, steps, family, max_n, max_d)
+        futures = [pool.submit(_hunt_one, claim, matrix, heads, share[w], seed + w, steps, family, max_n, max_d,
+                               model, lemma_files)
                    for w in range(workers) if share[w] > 0]
         results = [f.result() for f in futures]
     examples = sum(r.examples for r in results)
@@ -224,7 +273,29 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
     best = min(hits, key=lambda r: _size(r.counterexample)) if hits else results[0]
     return HuntResult(claim, matrix, heads, best.counterexample if hits else None,
                       best.step if hits else None, best.witness if hits else None,
-                      examples, time.perf_counter() - start, seed, steps)
+                      examples, time.perf_counter() - start, seed, steps, model=model,
+                      lemma_source=results[0].lemma_source)
+
+
+def _model(item: Lemma | None, values: str | None, layers: int | None, alpha_schedule: str | None) -> dict[str, Any]:
+    """The hunt's strategy options: the command line's, else the lemma's declaration, else :data:`DEFAULT_MODEL`."""
+    declared = dict(item.model) if item is not None else {}
+    declared.pop("family", None)
+    model = dict(DEFAULT_MODEL) | declared
+    for key, value in (("values", values), ("layers", layers), ("alpha_schedule", alpha_schedule)):
+        if value is not None:
+            model[key] = value
+    if model["values"] not in VALUE_CLASSES:
+        raise InputError(f"unknown value-matrix class {model['values']!r} (choose from {', '.join(VALUE_CLASSES)})")
+    if model["alpha_schedule"] not in ALPHA_SCHEDULES:
+        raise InputError(f"unknown alpha schedule {model['alpha_schedule']!r} (choose from {', '.join(ALPHA_SCHEDULES)})")
+    L = model["layers"]
+    bounds = tuple(L) if isinstance(L, (list, tuple)) else (L, L)
+    if len(bounds) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 8 for x in bounds) \
+            or bounds[0] > bounds[1]:
+        raise InputError(f"layers must be an integer in 1..8 (or a range low ≤ high in it), got {L!r}")
+    model["layers"] = L if isinstance(L, int) else list(bounds)
+    return model
 
 
 def save_counterexample(result: HuntResult, command: str, directory: str = CORPUS_DIR) -> str:
@@ -241,8 +312,20 @@ def save_counterexample(result: HuntResult, command: str, directory: str = CORPU
         "expect": "fails", "step": result.step, "witness": result.witness,
         "found_by": command, "config": result.counterexample,
     }
+    if result.lemma_source != "built-in":
+        entry["lemma_source"] = _relative(result.lemma_source)
     from dynamics.cli import write_atomic
 
     os.makedirs(directory, exist_ok=True)
     write_atomic(path, json.dumps(entry, indent=2) + "\n")
     return path
+
+
+def _relative(path: str) -> str:
+    """``path`` relative to the repository (for corpus entries of the example lemmas), else as given."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        relative = os.path.relpath(path, root)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative

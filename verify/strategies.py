@@ -12,6 +12,19 @@ integer ``U`` (upper triangular, unit diagonal). By Sylvester's law of inertia
 * ``indefinite``   — ``D`` with a positive and a negative entry (needs d ≥ 2);
 * ``nonsymmetric`` — an arbitrary rational matrix with ``A ≠ Aᵀ``.
 
+Value matrices (:data:`VALUE_CLASSES`, the ``V`` of each head):
+
+* ``identity``  — ``V = I``, the paper's model;
+* ``rank_one``  — ``V = u vᵀ`` with nonzero small rational ``u, v``;
+* ``rotation``  — a rational rotation (Pythagorean cosine) in a coordinate plane (``I`` for d = 1);
+* ``diagonal``  — a diagonal matrix of small rationals (any sign, zero included);
+* ``general``   — an arbitrary small rational matrix.
+
+Layer schedules: ``layers=L`` (or a range) draws ``L`` parameter sets, each with
+fresh ``A`` (same matrix class), ``alpha`` and ``V`` (same value class);
+``alpha_schedule="decreasing"`` sorts the layers' ``alpha`` (one head) so that
+it does not increase with the layer.
+
 Token families: generic rationals; **duplicates** (repeated rows); the **zero
 token**; **collinear** and **coplanar** sets; sets symmetric under a
 **rational rotation** (Pythagorean cosines 3/5, 5/13, 8/17, …) or a
@@ -30,7 +43,10 @@ from dynamics.config import Config, Head
 
 __all__ = [
     "MATRIX_CLASSES",
+    "VALUE_CLASSES",
+    "ALPHA_SCHEDULES",
     "FAMILIES",
+    "value_matrices",
     "rationals",
     "matrices",
     "alphas",
@@ -40,6 +56,8 @@ __all__ = [
 ]
 
 MATRIX_CLASSES = ("spd", "symmetric", "indefinite", "nonsymmetric")
+VALUE_CLASSES = ("identity", "rank_one", "rotation", "diagonal", "general")
+ALPHA_SCHEDULES = ("any", "decreasing")
 FAMILIES = ("generic", "duplicates", "zero", "collinear", "coplanar", "rotation", "reflection", "near_tie")
 PYTHAGOREAN = ((3, 4, 5), (5, 12, 13), (8, 15, 17), (7, 24, 25), (20, 21, 29))
 
@@ -166,16 +184,83 @@ def token_sets(draw, n: int | None = None, d: int | None = None, family: str | N
     raise ValueError(f"unknown family {family!r}")
 
 
+def value_matrices(kind: str, d: int) -> st.SearchStrategy[Matrix | None]:
+    """A ``d × d`` value matrix of class ``kind`` (:data:`VALUE_CLASSES`); ``None`` for the identity."""
+    if kind not in VALUE_CLASSES:
+        raise ValueError(f"value class must be one of {VALUE_CLASSES}, got {kind!r}")
+    if kind == "identity" or (kind == "rotation" and d < 2):
+        return st.none()
+    if kind == "rank_one":
+        nonzero = st.lists(rationals(4, 2), min_size=d, max_size=d).filter(any)
+        return st.tuples(nonzero, nonzero).map(
+            lambda uv: tuple(tuple(a * b for b in uv[1]) for a in uv[0]))
+    if kind == "rotation":
+        def rotation(args) -> Matrix:
+            (a, b, h), sign, (p, q) = args
+            c, s_ = Fraction(a, h), Fraction(sign * b, h)
+            M = [[Fraction(int(i == j)) for j in range(d)] for i in range(d)]
+            M[p][p], M[p][q], M[q][p], M[q][q] = c, -s_, s_, c
+            return tuple(map(tuple, M))
+
+        planes = st.sampled_from([(p, q) for p in range(d) for q in range(p + 1, d)])
+        return st.tuples(st.sampled_from(PYTHAGOREAN), st.sampled_from([1, -1]), planes).map(rotation)
+    if kind == "diagonal":
+        return st.lists(rationals(4, 2), min_size=d, max_size=d).map(
+            lambda xs: tuple(tuple(xs[i] if i == j else Fraction(0) for j in range(d)) for i in range(d)))
+    return st.lists(rationals(4, 2), min_size=d * d, max_size=d * d).map(
+        lambda xs: tuple(tuple(xs[i * d: (i + 1) * d]) for i in range(d)))
+
+
 @st.composite
 def configs(draw, matrix: str = "spd", heads: int | tuple[int, int] = 1, family: str | None = None,
-            max_n: int = 12, max_d: int = 3, min_d: int = 1) -> Config:
-    """A full :class:`~dynamics.config.Config` of a matrix class, 1–3 heads, a token family."""
+            max_n: int = 12, max_d: int = 3, min_d: int = 1, values: str = "identity",
+            layers: int | tuple[int, int] = 1, alpha_schedule: str = "any") -> Config:
+    """A full :class:`~dynamics.config.Config`: the public strategy for a user's own Hypothesis tests.
+
+    Parameters
+    ----------
+    matrix
+        Class of every ``A`` (:data:`MATRIX_CLASSES`).
+    heads
+        Number of heads, or a ``(low, high)`` range (the same in every layer).
+    family
+        Token family (:data:`FAMILIES`); drawn when ``None``.
+    max_n, max_d, min_d
+        Most tokens, and the range of the dimension.
+    values
+        Class of every ``V`` (:data:`VALUE_CLASSES`); ``"identity"`` is the paper's model.
+    layers
+        Schedule entries ``L`` (or a range); ``1`` draws no schedule.
+    alpha_schedule
+        ``"any"``, or ``"decreasing"``: ``alpha`` of layer ``k + 1`` at most that of layer ``k``
+        (every head).
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from verify.strategies import configs
+    >>> @given(configs(matrix="spd", values="rank_one", layers=(1, 3)))
+    ... def test_my_lemma(config): ...
+    """
+    for name, value, allowed in (("matrix", matrix, MATRIX_CLASSES), ("values", values, VALUE_CLASSES),
+                                 ("alpha_schedule", alpha_schedule, ALPHA_SCHEDULES)):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     low = max(min_d, 2 if matrix == "indefinite" else 1)
     d = draw(st.integers(low, max(low, max_d)))
     tokens = draw(token_sets(d=d, family=family, max_n=max_n))
     count = heads if isinstance(heads, int) else draw(st.integers(*heads))
-    hs = tuple(Head(A=draw(matrices(matrix, d)), alpha=draw(alphas())) for _ in range(count))
-    return Config(tokens=tokens, heads=hs)
+    entries = layers if isinstance(layers, int) else draw(st.integers(*layers))
+    schedule = [[Head(A=draw(matrices(matrix, d)), alpha=draw(alphas()), V=draw(value_matrices(values, d)))
+                 for _ in range(count)] for _ in range(entries)]
+    if alpha_schedule == "decreasing":
+        for h in range(count):
+            ordered = sorted((layer[h].alpha for layer in schedule), reverse=True)
+            for layer, alpha in zip(schedule, ordered):
+                layer[h] = Head(A=layer[h].A, alpha=alpha, V=layer[h].V)
+    schedule_t = tuple(tuple(layer) for layer in schedule)
+    return Config(tokens=tokens, heads=(), layers=schedule_t) if entries > 1 else Config(tokens=tokens,
+                                                                                          heads=schedule_t[0])
 
 
 #: Binary exponents spanning float64's whole range and beyond: 2^-1100 (below the smallest

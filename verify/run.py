@@ -1,0 +1,120 @@
+"""The exact run every lemma reads, and the verdict it gets.
+
+:class:`Run` is built from a trajectory of the exact, certified, float or
+torch backend: the states are taken exactly (every float is a dyadic
+rational), and the follow sets and leaders are **recomputed** here in exact
+integer arithmetic (:mod:`verify.exact`), independently of the engine. A
+lemma therefore judges what the states are, not what the engine said.
+
+Stable public attributes (the lemma API, see :mod:`verify.lemmas`):
+
+==========================  ===============================================================
+``run.config``              the :class:`~dynamics.config.Config`
+``run.n``, ``run.d``        tokens and dimension
+``run.steps``               ``K``: the run has states ``Z^0 … Z^K``
+``run.states[k][i]``        token ``i`` of ``Z^k``, a tuple of :class:`fractions.Fraction` (k = 0…K)
+``run.follow[k][h][i]``     ``C^h_i(Z^k)`` under layer k's heads, a sorted tuple (k = 0…K-1)
+``run.leaders[k]``          sorted leaders of ``Z^k`` (k = 0…K)
+==========================  ===============================================================
+
+Further attributes used by the built-in claims: ``run.follow_final`` (the
+follow sets of ``Z^K``), ``run.trajectory`` (the backend's
+:class:`~dynamics.trajectory.Trajectory`, whose own decisions P4 and D1
+judge) and ``run.H`` (hypothesis H holds for every head of every layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from dynamics.config import Config
+from dynamics.floats import json_number
+from dynamics.trajectory import Trajectory
+
+from .exact import IntState, exact_rows, follow_sets, integer_matrix, leaders_of, require_finite, satisfies_H
+
+__all__ = ["Run", "Verdict"]
+
+
+@dataclass
+class Verdict:
+    """The verdict on one claim or lemma for one run.
+
+    ``holds``: True, False, or None (not claimed here, or not decided; see
+    ``reason``). ``witness``: the first violation (step, tokens, exact
+    numbers), or None. ``violations``: how many violations the whole run has;
+    ``max_violation``: the largest violation measured as a float
+    (claim-specific unit). ``observed``: for a lemma outside its claimed
+    domain, what the checker found anyway (True/False), else None.
+    """
+
+    claim: str
+    holds: bool | None
+    reason: str = ""
+    witness: dict[str, Any] | None = None
+    violations: int = 0
+    max_violation: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+    observed: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"holds": self.holds, "witness": self.witness}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.observed is not None:
+            out["observed"] = self.observed
+        if self.violations:
+            out["violations"] = self.violations
+            out["max_violation"] = json_number(self.max_violation)
+        out.update(self.extra)
+        return out
+
+
+class Run:
+    """Exact states, follow sets and leaders of a trajectory (module docstring).
+
+    Parameters
+    ----------
+    config
+        The configuration the trajectory ran.
+    trajectory
+        A trajectory of the exact, certified, float or torch backend (float
+        runs that overflowed are refused in one line).
+    """
+
+    def __init__(self, config: Config, trajectory: Trajectory):
+        require_finite(trajectory)
+        self.config = config
+        self.trajectory = trajectory
+        rows = [exact_rows(s) for s in trajectory.states]
+        self.states: tuple[tuple[tuple[Fraction, ...], ...], ...] = tuple(
+            tuple(tuple(row) for row in state) for state in rows)
+        ints = [IntState(r) for r in rows]
+        Ms = [[integer_matrix(h.A) for h in heads] for heads in config.schedule]
+        every = [tuple(follow_sets(s, Ms[config.layer_index(k)])) for k, s in enumerate(ints)]
+        self.follow: tuple[tuple, ...] = tuple(every[:-1])
+        self.follow_final = every[-1]
+        self.leaders: tuple[tuple[int, ...], ...] = tuple(leaders_of(s, f) for s, f in zip(ints, every))
+        self.H = satisfies_H([h for _, h in config.all_heads()])
+
+    @property
+    def steps(self) -> int:
+        return len(self.states) - 1
+
+    @property
+    def n(self) -> int:
+        return self.config.n
+
+    @property
+    def d(self) -> int:
+        return self.config.d
+
+    def follow_at(self, k: int) -> tuple:
+        """``C^h_i(Z^k)`` for ``k = 0 … K`` (the final state included)."""
+        return self.follow[k] if k < self.steps else self.follow_final
+
+    def union_follow(self, k: int, i: int) -> tuple[int, ...]:
+        """``C_i(Z^k) = ∪_h C^h_i(Z^k)``, sorted (``k = 0 … K``)."""
+        return tuple(sorted(set().union(*(f[i] for f in self.follow_at(k)))))
