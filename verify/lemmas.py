@@ -258,7 +258,7 @@ class Lemma:
         return min(budget, int(witness.get("step", budget)) + 1)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "statement": self.statement, "under": list(self.under),
+        return {"name": self.name, "title": self.title, "statement": self.statement, "under": list(self.under),
                 "requires": list(self.requires), "kind": self.kind, "source": self.source}
 
 

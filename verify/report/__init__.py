@@ -38,7 +38,7 @@ from typing import Any
 
 from dynamics.cli import write_atomic
 from dynamics.errors import InputError
-from dynamics.provenance import git_commit, utc_now
+from dynamics.provenance import file_sha256, git_commit, utc_now
 
 from . import sections
 from .render import build_figures, render_html, render_markdown
@@ -48,6 +48,7 @@ PROG = "python -m verify"
 COMPUTED = {
     "figure2": sections.run_figure2,
     "hunts": sections.run_hunts,
+    "lemmas": sections.run_lemmas,
     "limits": sections.run_limits,
     "floats": sections.run_floats,
     "crosscheck": sections.run_crosscheck,
@@ -75,6 +76,10 @@ def add_arguments(parser) -> None:
     save.add_argument("--save", action="store_true",
                       help="add found counterexamples to verify/corpus/ (published: only when asked)")
     save.add_argument("--no-save", action="store_true", help="do not add them (the default)")
+    parser.add_argument("--lemmas", action="append", default=[], metavar="FILE",
+                        help="a Python file of lemmas (verify.lemmas): hunted per matrix class in the 'lemmas' "
+                             "section; repeat for several")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of a lemma checker that raises")
 
 
 def _environment() -> dict[str, Any]:
@@ -260,7 +265,9 @@ def _source_hash() -> str:
 
 def _cache_key(name: str, budget: sections.Budget, seed: int) -> dict[str, Any]:
     """What a cache entry of section ``name`` depends on, as plain JSON data."""
-    return json.loads(json.dumps({"section": name, "budget": budget.__dict__, "seed": seed,
+    files = [file_sha256(f) for f in budget.lemma_files]  # the lemmas' code, not where it lives
+    plain = budget.__dict__ | {"lemma_files": files}
+    return json.loads(json.dumps({"section": name, "budget": plain, "seed": seed,
                                   "code": _source_hash()}, default=list))
 
 
@@ -334,10 +341,12 @@ def _save_counterexamples(document: dict[str, Any], budget: sections.Budget, see
     """Add each counterexample of ``document["hunts"]`` to ``verify/corpus/`` and record where (``saved_to``)."""
     from ..hunt import HuntResult, save_counterexample
 
-    for h in document.get("hunts") or []:
+    lemma_hunts = [h for entry in document.get("lemmas") or [] for h in entry["hunts"]]
+    for h in (document.get("hunts") or []) + lemma_hunts:
         if h["counterexample"] is not None:
             result = HuntResult(h["claim"], h["matrix"], h["heads"], h["counterexample"], h["step"],
-                                h["witness"], h["examples"], h["elapsed_s"], h["seed"], h["steps_checked"])
+                                h["witness"], h["examples"], h["elapsed_s"], h["seed"], h["steps_checked"],
+                                model=h.get("model"), lemma_source=h.get("lemma_source", "built-in"))
             path = save_counterexample(result, f"python -m verify report --{budget.name} --seed {seed}")
             h["saved_to"] = os.path.relpath(path)
 
@@ -355,9 +364,13 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
     folder = output_dir or "reports"
     included = {name: _load_included(folder, name) for name in INCLUDED if name in chosen}
     computed = [name for name in chosen if name in COMPUTED]
+    from ..hunt import lemma_registry
+
     document: dict[str, Any] = {
-        "budget": budget.__dict__ | {"multi_head_claims": list(budget.multi_head_claims)},
+        "budget": budget.__dict__ | {"multi_head_claims": list(budget.multi_head_claims),
+                                     "lemma_files": [sections._display_path(f) for f in budget.lemma_files]},
         "seed": seed, "sections": chosen,
+        "claims": [item.describe() for item in lemma_registry(budget.lemma_files).builtins()],
     }
     timings: dict[str, float] = {}
     bar = tqdm(total=sum(sections.TASKS[name](budget) for name in computed), desc="report", unit="task",
@@ -377,7 +390,8 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
     document["timings_s"] = timings
     document["environment"] = _environment()
     document["command"] = f"python -m verify report --{budget.name} --seed {seed}" + (
-        f" --sections {','.join(chosen)}" if chosen != list(SECTIONS) else "")
+        f" --sections {','.join(chosen)}" if chosen != list(SECTIONS) else "") + "".join(
+        f" --lemmas {f}" for f in document["budget"]["lemma_files"])
     return document
 
 
@@ -414,6 +428,14 @@ def run_report(args) -> int:
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     budget = sections.FULL if args.full else sections.QUICK
+    if args.lemmas:
+        from dataclasses import replace
+
+        from ..hunt import lemma_registry
+
+        files = tuple(os.path.abspath(f) for f in args.lemmas)
+        lemma_registry(files)  # load and validate the files before any work
+        budget = replace(budget, lemma_files=files)
     start = time.perf_counter()
     use_cache = not args.no_cache
     document = build_report(budget, args.seed, chosen, args.workers, not args.no_progress, save=False,

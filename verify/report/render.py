@@ -10,18 +10,15 @@ import re
 from fractions import Fraction
 from typing import Any
 
-CLAIM_TEXT = {
-    "P1": ("hull monotonicity", "conv(Z^{k+1}) ⊆ conv(Z^k); every token stays in conv(Z^0)"),
-    "P2": ("leader persistence", "a leader at step k stays put and stays a leader at every later step"),
-    "P3": ("leaders exist", "every step has at least one leader (under H)"),
-    "P4": ("hyperplane separation", "C_i(Z) is exactly the set of tokens on the supporting hyperplane "
-                                    "with normal A z_i"),
-    "P5": ("convergence to S", "the certified limit points lie in S = {x ∈ K : ⟨Ax, x⟩ = max_{y∈K} ⟨Ax, y⟩}, "
-                               "K = conv(leaders)"),
-    "D1": ("leaders are vertices", "a leader is an exposed vertex of conv(Z^k)"),
-    "D2": ("A-norm monotonicity", "⟨A z_i^{k+1}, z_i^{k+1}⟩ ≥ ⟨A z_i^k, z_i^k⟩ (under H)"),
-    "D3": ("P2 outside H", "P2 needs neither symmetry nor definiteness of A"),
-}
+def claim_text(doc: dict[str, Any] | None = None) -> dict[str, tuple[str, str]]:
+    """``{id: (title, statement)}`` of the built-in claims: from the document, else from the registry."""
+    described = (doc or {}).get("claims")
+    if not described:
+        from ..claims import BUILTIN_LEMMAS
+
+        described = [item.describe() for item in BUILTIN_LEMMAS]
+    return {c["name"]: (c.get("title") or c["name"], c["statement"]) for c in described}
+
 
 MATRIX_TEXT = {
     "spd": "symmetric positive definite (H)",
@@ -49,16 +46,14 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
         figures[name] = token_panels(states, item["leaders"], FIGURE2_STEPS,
                                      f"{item['name']} (A = I, α = 1/2): leaders ★, limit polytope shaded", limit)
     for h in doc.get("hunts") or []:
-        c = h["counterexample"]
-        if c is None or len(c["tokens"][0]) > 3:
-            continue
-        config = config_from_dict(c)
-        traj = simulate(config, max(h["step"], 1), backend="exact")
-        states = [s.to_numpy() for s in traj.states]
-        png = counterexample_figure(c, states, traj.leaders,
-                                    f"{h['claim']} counterexample, {h['matrix']} A, {h['heads']} head(s)")
+        png = _counterexample_png(h, f"{h['claim']} counterexample, {h['matrix']} A, {h['heads']} head(s)")
         if png is not None:
             figures[f"counterexample-{h['claim']}-{h['matrix']}-h{h['heads']}.png"] = png
+    for entry in doc.get("lemmas") or []:
+        for h in entry["hunts"]:
+            png = _counterexample_png(h, f"{h['claim']} counterexample, {h['matrix']} A")
+            if png is not None:
+                figures[f"lemma-{h['claim']}-{h['matrix']}.png"] = png
     sentiment_dir = doc.get("sentiment_figures_dir")
     if doc.get("sentiment") and sentiment_dir and os.path.isdir(sentiment_dir):
         for file in sorted(os.listdir(sentiment_dir)):
@@ -72,7 +67,20 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
     return figures
 
 
-_FIGURE_COMMAND = {"figure2": "figure2", "counterexample": "hunts", "crosscheck": "crosscheck"}
+def _counterexample_png(h: dict[str, Any], title: str) -> bytes | None:
+    """The drawing of a hunt's counterexample (d ≤ 3), or ``None``."""
+    from dynamics import config_from_dict, simulate
+
+    from .figures import counterexample_figure
+
+    c = h["counterexample"]
+    if c is None or len(c["tokens"][0]) > 3:
+        return None
+    traj = simulate(config_from_dict(c), max(h["step"], 1), backend="exact")
+    return counterexample_figure(c, [s.to_numpy() for s in traj.states], traj.leaders, title)
+
+
+_FIGURE_COMMAND = {"figure2": "figure2", "counterexample": "hunts", "crosscheck": "crosscheck", "lemma": "lemmas"}
 
 
 def _image(figures: dict[str, bytes], name: str, alt: str, seed: int = 0) -> list[str]:
@@ -111,10 +119,10 @@ def _hunts(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
         "| claim | " + " | ".join(f"{m}, {h} head{'s' if h > 1 else ''}" for m, h in columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
-    for claim in CLAIM_TEXT:
+    for claim, (title, _) in claim_text(doc).items():
         row = {(h["matrix"], h["heads"]): h for h in hunts if h["claim"] == claim}
         cells = [_cell(row[c]) if c in row else "–" for c in columns]
-        lines.append(f"| {claim} {CLAIM_TEXT[claim][0]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {claim} {title} | " + " | ".join(cells) + " |")
     lines.append("")
     total_examples = sum(h["examples"] for h in hunts)
     total_time = sum(h["elapsed_s"] for h in hunts)
@@ -136,6 +144,50 @@ def _hunts(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
             lines += _image(figures, f"counterexample-{h['claim']}-{h['matrix']}-h{h['heads']}.png",
                             f"{h['claim']} counterexample", doc["seed"])
     return lines
+
+
+def _lemmas(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
+    """The user lemmas (``--lemmas FILE``): statements, hunts per matrix class, counterexamples drawn."""
+    lines = [
+        "## Lemmas brought by the user",
+        "",
+        f"Each lemma file (`--lemmas`: {', '.join(f'`{f}`' for f in doc['budget'].get('lemma_files', []))}) "
+        "declares its statements with `verify.lemmas.lemma`. Every lemma is hunted in every matrix class, "
+        f"up to {doc['budget'].get('lemma_examples')} generated configurations each with the model it declares "
+        f"(value matrices, layer schedule), {doc['budget']['hunt_steps']} exact steps each; *claimed* marks "
+        "the classes the lemma is claimed for (outside them a counterexample says where it stops being true).",
+        "",
+        "| lemma | model | " + " | ".join(MATRIX_CLASSES_ORDER) + " |",
+        "|---|---|" + "---|" * len(MATRIX_CLASSES_ORDER),
+    ]
+    for entry in doc["lemmas"]:
+        row = {h["matrix"]: h for h in entry["hunts"]}
+        cells = []
+        for m in MATRIX_CLASSES_ORDER:
+            h = row.get(m)
+            cell = "–" if h is None else _cell(h) if h["counterexample"] is None else (
+                f"**found**: n={len(h['counterexample']['tokens'])}, d={len(h['counterexample']['tokens'][0])}, "
+                f"step {h['witness'].get('step')}")
+            cells.append(cell + (" (claimed)" if m in entry["under"] else ""))
+        model = ", ".join(f"{k} {v}" for k, v in entry["model"].items()) or "V = I, no schedule"
+        lines.append(f"| {entry['name']} | {model} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for entry in doc["lemmas"]:
+        requires = f" Requires: {', '.join(entry['requires'])}." if entry["requires"] else ""
+        lines += [f"**{entry['name']}** (`{entry['source']}`): {entry['statement']}{requires}", ""]
+        for h in entry["hunts"]:
+            if h["counterexample"] is None:
+                continue
+            lines += [f"Counterexample, {MATRIX_TEXT[h['matrix']]} A (fails at step {h['witness'].get('step')}; "
+                      f"replay: `python -m verify check CONFIG --steps {h['step']} --lemmas {entry['source']}`):",
+                      "", "```json", json.dumps(h["counterexample"]), "```",
+                      f"Witness: `{json.dumps(h['witness'])[:600]}`", ""]
+            lines += _image(figures, f"lemma-{h['claim']}-{h['matrix']}.png", f"{h['claim']} counterexample",
+                            doc["seed"])
+    return lines
+
+
+MATRIX_CLASSES_ORDER = ("spd", "symmetric", "indefinite", "nonsymmetric")
 
 
 def _limits(doc: dict[str, Any]) -> list[str]:
@@ -242,6 +294,18 @@ def findings(doc: dict[str, Any]) -> list[str]:
         if robust:
             out.append(f"{', '.join(robust)} held in every class searched, nonsymmetric and indefinite A and "
                        "several heads included. For P2 this is D3: leader persistence needs neither symmetry nor definiteness.")
+    for entry in doc.get("lemmas") or []:
+        claimed = [h for h in entry["hunts"] if h["matrix"] in entry["under"]]
+        broken = [h["matrix"] for h in entry["hunts"] if h["counterexample"]]
+        examples = sum(h["examples"] for h in claimed)
+        if any(h["counterexample"] for h in claimed):
+            verdict = f"is **false** where claimed (counterexamples in {', '.join(broken)})"
+        elif broken:
+            verdict = (f"held in {examples} examples where claimed; outside its claim it fails for "
+                       f"{', '.join(broken)} A")
+        else:
+            verdict = f"held in every class searched ({sum(h['examples'] for h in entry['hunts'])} examples)"
+        out.append(f"Lemma {entry['name']} ({entry['statement']}) {verdict}.")
     if "limits" in doc:
         spd = [s for s in doc["limits"] if s["matrix"] == "spd"]
         total = sum(s["configs"] for s in spd)
@@ -401,14 +465,16 @@ def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None
         "## The model and the claims",
         "",
         "Tokens z_1 … z_n in R^d, heads (A_h, α_h). Follow sets C_i = argmax_j ⟨A z_i, z_j⟩, with every "
-        "tie decided exactly. One layer: z_i⁺ = (z_i + Σ_h α_h mean_{j ∈ C^h_i} z_j) / (1 + Σ_h α_h). "
-        "A leader is a token whose follow set holds only copies of itself. Hypothesis H: A symmetric "
-        "positive definite, α > 0.",
+        "tie decided exactly. One layer: z_i⁺ = (z_i + Σ_h α_h V_h mean_{j ∈ C^h_i} z_j) / (1 + Σ_h α_h), "
+        "with value matrices V_h = I in the paper's model; a layer schedule lets the parameters change with "
+        "the layer. A leader is a token whose follow set holds only copies of itself. Hypothesis H: A "
+        "symmetric positive definite, α > 0. Each claim below is claimed for the paper's model under H "
+        "(D3: outside H); elsewhere it is hunted, and what survives is a finding.",
         "",
         "| id | claim | statement |",
         "|---|---|---|",
     ]
-    for claim, (name, text) in CLAIM_TEXT.items():
+    for claim, (name, text) in claim_text(doc).items():
         lines.append(f"| {claim} | {name} | {text} |")
     lines.append("")
     figures = figures or {}
@@ -417,6 +483,8 @@ def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None
         lines += _figure2(doc, figures)
     if "hunts" in doc:
         lines += _hunts(doc, figures)
+    if doc.get("lemmas"):
+        lines += _lemmas(doc, figures)
     if "limits" in doc:
         lines += _limits(doc)
     if "floats" in doc:

@@ -3,6 +3,7 @@
 Sections
 --------
 hunts    Hypothesis hunts per claim × matrix class × heads (examples, counterexample, time).
+lemmas   the user's lemmas (``--lemmas FILE``): a hunt per lemma × matrix class, with the lemma's model.
 limits   certified-limit statistics on seeded random configurations (SPEC §4, P5).
 floats   the claims checked exactly on float32/float64 trajectories: how often and how
          much rounding breaks them.
@@ -39,12 +40,14 @@ class Budget:
     float_configs: int
     float_steps: int
     multi_head_claims: tuple[str, ...]
+    lemma_examples: int = 200
+    lemma_files: tuple[str, ...] = ()
 
 
 QUICK = Budget("quick", hunt_examples=80, hunt_steps=20, limit_steps=200, limit_configs=100,
                float_configs=30, float_steps=30, multi_head_claims=("P1", "P2", "P3"))
 FULL = Budget("full", hunt_examples=2000, hunt_steps=30, limit_steps=200, limit_configs=1000,
-              float_configs=300, float_steps=30, multi_head_claims=FINITE_CLAIMS + ("P5",))
+              float_configs=300, float_steps=30, multi_head_claims=FINITE_CLAIMS + ("P5",), lemma_examples=2000)
 
 
 def _parallel(fn: Callable, jobs: list[tuple], workers: int, progress: Callable[[], None] | None) -> list:
@@ -80,6 +83,46 @@ def _run_hunt(task: dict[str, Any], budget: Budget, seed: int) -> dict[str, Any]
 
 def run_hunts(budget: Budget, seed: int, workers: int, progress: Callable[[], None] | None) -> list[dict]:
     return _parallel(_run_hunt, [(task, budget, seed) for task in hunt_tasks(budget)], workers, progress)
+
+
+def lemma_tasks(budget: Budget) -> list[dict[str, Any]]:
+    """One hunt per user lemma (of ``budget.lemma_files``) × matrix class, in file order."""
+    from ..hunt import lemma_registry
+
+    if not budget.lemma_files:
+        return []
+    return [{"claim": item.name, "matrix": matrix, "heads": 1}
+            for item in lemma_registry(budget.lemma_files).user() for matrix in MATRIX_CLASSES]
+
+
+def _run_lemma_hunt(task: dict[str, Any], budget: Budget, seed: int) -> dict[str, Any]:
+    result = hunt(task["claim"], matrix=task["matrix"], heads=task["heads"], max_examples=budget.lemma_examples,
+                  seed=seed, steps=budget.hunt_steps, lemma_files=budget.lemma_files)
+    return result.to_json()
+
+
+def run_lemmas(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
+    """Per user lemma: its declaration and its hunts, one per matrix class (module docstring)."""
+    from ..hunt import lemma_registry
+
+    if not budget.lemma_files:
+        return []
+    hunts = _parallel(_run_lemma_hunt, [(task, budget, seed) for task in lemma_tasks(budget)], workers, progress)
+    out = []
+    for item in lemma_registry(budget.lemma_files).user():
+        entry = item.describe() | {"model": {k: list(v) if isinstance(v, tuple) else v for k, v in item.model.items()}}
+        entry["source"] = _display_path(entry["source"])
+        entry["hunts"] = [h | {"lemma_source": entry["source"]} for h in hunts if h["claim"] == item.name]
+        out.append(entry)
+    return out
+
+
+def _display_path(path: str) -> str:
+    """A lemma file's path relative to the current folder when it is inside it (stable across machines)."""
+    import os
+
+    relative = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if relative.startswith("..") else relative
 
 
 LIMIT_FAMILIES = (("spd", "generic"), ("spd", "duplicates"), ("spd", "reflection"), ("nonsymmetric", "generic"))
@@ -243,6 +286,7 @@ def run_figure2(budget: Budget, seed: int, workers: int, progress=None) -> list[
 TASKS = {
     "figure2": lambda budget: 4,
     "hunts": lambda budget: len(hunt_tasks(budget)),
+    "lemmas": lambda budget: len(lemma_tasks(budget)),
     "limits": lambda budget: len(LIMIT_FAMILIES),
     "floats": lambda budget: 2 * len(FLOAT_FAMILIES),
     "crosscheck": lambda budget: 2 * len(CROSS_FAMILIES) + 1,
