@@ -316,7 +316,12 @@ def _alpha(value: Any, source: str, where: str, allow_nonpositive: bool) -> Numb
     alpha = _number(value, source, where)
     if not allow_nonpositive:
         if isinstance(alpha, Fraction) and alpha <= 0:
-            raise _error(source, where, f"expected alpha > 0, got {format_fraction(alpha)}"
+            text = format_fraction(alpha)
+            if len(text) > 40:
+                from .floats import approx_str
+
+                text = f"about {approx_str(alpha, 6)}"
+            raise _error(source, where, f"expected alpha > 0, got {text}"
                          " (pass --allow-nonpositive-alpha to allow it)")
     return alpha
 

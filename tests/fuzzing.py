@@ -364,12 +364,14 @@ JSON_VALUES = st.recursive(
     max_leaves=30,
 )
 
-CONFIG_KEYS = ("tokens", "A", "alpha", "heads", "steps", "name", "description")
+CONFIG_KEYS = ("tokens", "A", "V", "alpha", "heads", "layers", "steps", "name", "description")
 
 
 @st.composite
 def valid_configs(draw, max_n: int = 4, max_d: int = 3, irrational: bool = False) -> dict:
-    """A small config that loads: ``n ≤ max_n`` tokens in ``R^d``, one to three heads."""
+    """A small config that loads: ``n ≤ max_n`` tokens in ``R^d``, one to three heads, sometimes value
+    matrices ``V`` (top level or per head) and a layer schedule ``layers`` (entries of both forms,
+    ``{"A", "V", "alpha"}`` and ``{"heads": [...]}``, with the same number of heads)."""
     n = draw(st.integers(1, max_n))
     d = draw(st.integers(1, max_d))
     numbers = SMALL_NUMBERS | IRRATIONAL if irrational else SMALL_NUMBERS
@@ -379,15 +381,24 @@ def valid_configs(draw, max_n: int = 4, max_d: int = 3, irrational: bool = False
     def matrix():
         return [[draw(numbers) for _ in range(d)] for _ in range(d)]
 
-    heads = draw(st.integers(0, 3))
-    if heads == 0:
-        config["alpha"] = draw(SMALL_ALPHA)
+    def head() -> dict:
+        out = {"alpha": draw(SMALL_ALPHA)}
         if draw(st.booleans()):
-            config["A"] = matrix()
+            out["A"] = matrix()
+        if draw(st.integers(0, 3)) == 0:
+            out["V"] = matrix()
+        return out
+
+    def parameters(heads: int) -> dict:
+        """One parameter set: ``{"A", "V", "alpha"}`` (``heads == 0``) or ``{"heads": [...]}``."""
+        return head() if heads == 0 else {"heads": [head() for _ in range(heads)]}
+
+    heads = draw(st.integers(0, 3))
+    if draw(st.integers(0, 4)) == 0:  # a layer schedule; one head per entry may take either form
+        config["layers"] = [parameters(0 if heads <= 1 and draw(st.booleans()) else max(heads, 1))
+                            for _ in range(draw(st.integers(1, 3)))]
     else:
-        config["heads"] = [
-            {"alpha": draw(SMALL_ALPHA), **({"A": matrix()} if draw(st.booleans()) else {})} for _ in range(heads)
-        ]
+        config.update(parameters(heads))
     if draw(st.integers(0, 4)) == 0:
         config["steps"] = draw(st.integers(0, 40))
     if draw(st.integers(0, 4)) == 0:
@@ -509,6 +520,51 @@ def config_texts(draw) -> bytes:
 
 # --------------------------------------------------------------------------- command lines
 
+_LEMMA_HEADER = "from fractions import Fraction\n\nfrom verify.lemmas import lemma\n\n\n"
+
+#: Lemma files for ``check``/``hunt --lemmas`` (``verify.lemmas``), written by :meth:`Plan.materialize`:
+#: placeholder -> (file name, content, the lemmas it defines, for ``hunt --claim``). ``{LEMMAS}`` is valid
+#: (one lemma claimed everywhere, one with ``under`` and a ``model``); the others must be refused in one line.
+LEMMA_FILES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "{LEMMAS}": ("lemmas.py", _LEMMA_HEADER + (
+        '@lemma("FUZZ-BOX", "with V = I every new token lies in the bounding box of the previous state",\n'
+        '       requires=("identity_values", "positive_alpha"))\n'
+        "def box(run):\n"
+        "    for k in range(run.steps):\n"
+        "        for c in range(run.d):\n"
+        "            low, high = min(z[c] for z in run.states[k]), max(z[c] for z in run.states[k])\n"
+        "            for i, z in enumerate(run.states[k + 1]):\n"
+        "                if not low <= z[c] <= high:\n"
+        '                    return {"step": k + 1, "token": i, "value": str(z[c])}\n'
+        "    return None\n\n\n"
+        '@lemma("FUZZ-LEADER", "every step has a leader", under=("spd",), model={"values": "rank_one", "layers": (1, 2)})\n'
+        "def leader(run):\n"
+        "    empty = [k for k in range(run.steps + 1) if not run.leaders[k]]\n"
+        '    return {"step": empty[0], "follow": [list(f) for f in run.follow[0][0]]} if empty else None\n'),
+        ("FUZZ-BOX", "FUZZ-LEADER")),
+    # a checker bug: exit 2 in one line; --debug prints its traceback first
+    "{LEMMAS_RAISES}": ("lemmas_raises.py", _LEMMA_HEADER + (
+        '@lemma("FUZZ-RAISES", "a checker that raises")\n'
+        "def raises(run):\n"
+        "    return run.states[run.steps + 5]\n"), ("FUZZ-RAISES",)),
+    # checkers that return something other than None or a JSON witness with an integer "step"
+    "{LEMMAS_WITNESS}": ("lemmas_witness.py", _LEMMA_HEADER + (
+        '@lemma("FUZZ-FRACTION", "a witness holding a Fraction")\n'
+        'def fraction(run):\n    return {"step": 0, "x": Fraction(1, 3)}\n\n\n'
+        '@lemma("FUZZ-TRUE", "a checker returning True")\n'
+        "def true(run):\n    return True\n\n\n"
+        '@lemma("FUZZ-NO-STEP", "a witness without a step")\n'
+        'def no_step(run):\n    return {"token": 0}\n'), ("FUZZ-FRACTION", "FUZZ-TRUE", "FUZZ-NO-STEP")),
+    "{LEMMAS_IMPORT}": ("lemmas_import.py", "raise RuntimeError('fails at import')\n", ()),
+    "{LEMMAS_SYNTAX}": ("lemmas_syntax.py", "def broken(:\n", ()),
+    "{LEMMAS_NONE}": ("lemmas_none.py", "x = 1\n", ()),
+    "{LEMMAS_CLASH}": ("lemmas_clash.py", _LEMMA_HEADER + '@lemma("P1", "a second P1")\ndef p1(run):\n    return None\n',
+                       ()),
+    "{LEMMAS_DECLARATION}": ("lemmas_declaration.py", _LEMMA_HEADER + (
+        '@lemma("FUZZ BAD", "a name with a space, an unknown class", under=("positive",))\n'
+        "def bad(run):\n    return None\n"), ()),
+}
+
 
 @dataclass
 class Plan:
@@ -516,8 +572,9 @@ class Plan:
 
     ``argv`` items may contain ``{CONFIG}`` (the config file, written from
     ``config``), ``{OUT}`` (a new output path), ``{EXISTING}`` (an existing
-    file), ``{DIR}`` (a folder), ``{MISSING}`` (a path in a missing folder) and
-    ``{EXAMPLES}`` (the repository's ``examples/``). With ``stdin_config``
+    file), ``{DIR}`` (a folder), ``{MISSING}`` (a path in a missing folder),
+    ``{EXAMPLES}`` (the repository's ``examples/``) and the lemma files of
+    :data:`LEMMA_FILES` (``{LEMMAS}``, ``{LEMMAS_RAISES}``, …). With ``stdin_config``
     a subprocess reads its standard input from the config file (so that
     ``/dev/stdin`` names it).
     """
@@ -540,6 +597,10 @@ class Plan:
         names = {"{CONFIG}": str(config), "{OUT}": str(folder / "out.json"), "{EXISTING}": str(existing),
                  "{DIR}": str(folder / "sub"), "{MISSING}": str(folder / "missing" / "out.json"),
                  "{EXAMPLES}": str(EXAMPLES)}
+        for key, (name, content, _) in LEMMA_FILES.items():
+            if any(key in arg for arg in self.argv):
+                (folder / name).write_text(content)
+                names[key] = str(folder / name)
         out = []
         for arg in self.argv:
             for key, value in names.items():
@@ -613,6 +674,13 @@ CONFIG_GOOD = st.sampled_from(["{CONFIG}"] * 6 + ["{EXAMPLES}/emerging_leader.js
 CONFIG_BAD = st.sampled_from(["{DIR}", "{MISSING}", "/dev/null", "", "-", "/nonexistent.json", "{EXISTING}",
                               "/proc/self/status", "x" * 300, "{DIR}/" + "y" * 300, "/dev/zero", "/dev/full",
                               "/proc/self/mem", "{CONFIG}/x", "a\nb.json"])
+# --lemmas FILE: the valid lemma file, or a broken one (or a path that is no lemma file at all).
+LEMMAS = Opt(st.just("{LEMMAS}"), st.one_of(
+    st.sampled_from([key for key in LEMMA_FILES if key != "{LEMMAS}"]),
+    st.sampled_from(["{DIR}", "{MISSING}", "{EXISTING}", "{CONFIG}", "/dev/null", "", "{LEMMAS}/x",
+                     "/proc/self/status"])))
+#: Names a hunt's --claim may give beside the built-ins: the lemmas of the files above, and an unknown one.
+LEMMA_CLAIMS = tuple(name for _, _, names in LEMMA_FILES.values() for name in names) + ("FUZZ-UNKNOWN",)
 JUNK_ARGS = st.sampled_from(["--help", "--bogus", "-x", "--", "--json=1", "--steps", "--steps=", "-h?", "extra", "",
                              "--strict=yes", "--backend=", "\u202e", "é", "--no-save", "--random", "a\nb",
                              "--ste", "--st", "-"])
@@ -691,7 +759,7 @@ def command_plans(draw, commands: tuple[str, ...] = ("simulate", "check", "limit
         if command == "check":
             table.update({"--limit-steps": Opt(st.integers(1, 40).map(str), POSITIVE_STEPS.bad),
                           "--backend": choice("exact", "float", "torch"), "--dtype": choice("float32", "float64"),
-                          "--device": DEVICES, "--max-memory": SIZES})
+                          "--device": DEVICES, "--max-memory": SIZES, "--lemmas": LEMMAS, "--debug": FLAG})
         if command == "crosscheck":
             table.update({"--backend": choice("float", "torch"), "--dtype": choice("float32", "float64"),
                           "--device": DEVICES,
@@ -700,6 +768,8 @@ def command_plans(draw, commands: tuple[str, ...] = ("simulate", "check", "limit
                           "--max-memory": SIZES})
         configs = [config_arg()] if command != "crosscheck" else [config_arg() for _ in range(draw(st.integers(0, 2)))]
         argv = [command, *configs] + _opts(draw, table, bad_rate)
+        if "--lemmas" in argv and _chance(draw, 0.2):  # --lemmas again (a second file, or the same one twice)
+            argv += ["--lemmas", _value(draw, LEMMAS, bad_rate)]
         if steps_name not in argv:
             argv += [steps_name, draw(st.integers(1, 8).map(str))]
         if command == "check" and "--limit-steps" not in argv:
@@ -718,9 +788,18 @@ def command_plans(draw, commands: tuple[str, ...] = ("simulate", "check", "limit
                                 st.sampled_from(["32", "33", "0", "-1", "1000", "9" * 30])),
                  "--max-d": Opt(st.sampled_from(["1", "2", "3"]), st.sampled_from(["5", "6", "0", "-1", "9" * 30])),
                  "--seed": SEEDS, "--workers": Opt(st.just("1"), st.sampled_from(["0", "-1", "x"])),
-                 "--json": FLAG}
+                 "--json": FLAG, "--lemmas": LEMMAS, "--debug": FLAG,
+                 "--values": choice("identity", "rank_one", "rotation", "diagonal", "general"),
+                 "--layers": Opt(st.sampled_from(["1", "2", "3"]),
+                                 st.sampled_from(["0", "9", "-1", "x", "1.5", "", "9" * 30])),
+                 "--alpha-schedule": choice("any", "decreasing")}
         argv = ["hunt", "--no-save", "--claim", draw(st.sampled_from(["P1", "P3", "D1", "all"]))]
         argv += ["--max-examples", "2", "--steps", "4", "--max-n", "4"] + _opts(draw, table, bad_rate, max_options=4)
+        files = [a for a in argv if a in LEMMA_FILES]
+        if files and _chance(draw, 0.6):  # hunt a lemma of the file given (the last --claim counts)
+            names = LEMMA_FILES[files[-1]][2]
+            argv += ["--claim", draw(st.sampled_from(names)) if names and _chance(draw, 0.9)
+                     else draw(st.sampled_from(LEMMA_CLAIMS))]
     if _chance(draw, bad_rate / 2):  # a stray argument somewhere
         argv.insert(draw(st.integers(1, len(argv))), draw(JUNK_ARGS))
     strict = "--strict" in argv
@@ -860,7 +939,8 @@ def asks_help(plan: Plan) -> bool:
 def check_cli(outcome: Outcome, plan: Plan, described: str) -> None:
     """Assert the README/SPEC §5 contract on one command's outcome.
 
-    * no exception escapes, no hang, no ``Traceback`` on stderr;
+    * no exception escapes, no hang, no ``Traceback`` on stderr (but the traceback of a lemma
+      checker that raised, under ``--debug``, before the one-line error);
     * exit 0, or 1 only under ``--strict`` with its one-line note, or 2 with one
       line ``prog…: error: …`` on stderr (``--help``: exit 0);
     * with ``--json`` and exit 0/1, stdout is one JSON document.
@@ -871,9 +951,13 @@ def check_cli(outcome: Outcome, plan: Plan, described: str) -> None:
 
     if outcome.error is not None:
         fail("exception escaped / time bound exceeded:\n" + outcome.error[-4000:])
-    if "Traceback" in outcome.err:
-        fail("a traceback on stderr")
     lines = terminal_lines(outcome.err)
+    # --debug: a lemma checker that raised prints its traceback, then the one-line error (verify.lemmas)
+    if "--debug" in plan.argv and outcome.rc == 2 and len(lines) > 1 and lines[0].startswith("Traceback") \
+            and "the checker raised" in lines[-1]:
+        lines = lines[-1:]
+    elif "Traceback" in outcome.err:
+        fail("a traceback on stderr")
     help_asked = asks_help(plan)
     if outcome.rc == 2:
         if len(lines) != 1:

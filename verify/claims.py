@@ -55,9 +55,11 @@ def _fmt(values) -> list[str]:
 def builtin(name: str, title: str, statement: str, **declaration: Any):
     """Register a built-in claim: the same :func:`~verify.lemmas.lemma` as a user's, with source ``built-in``."""
 
+    kind = declaration.pop("kind", "finite")
+
     def decorate(checker) -> Lemma:
         item = lemma(name, statement, **declaration)(checker)
-        item.source, item.title = "built-in", title
+        item.source, item.title, item.kind = "built-in", title, kind  # "limit": P5 alone (a certified limit)
         return item
 
     return decorate

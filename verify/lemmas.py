@@ -65,7 +65,7 @@ from typing import Any, Callable, Iterable, Sequence
 from dynamics.config import Config
 from dynamics.errors import InputError
 
-from .exact import is_positive_definite, is_symmetric
+from .exact import is_symmetric
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -119,50 +119,35 @@ def matrix_class(A: Sequence[Sequence[Fraction]]) -> str:
     """The class of one exact matrix: ``nonsymmetric`` (A ≠ Aᵀ), ``spd``, ``indefinite``
     (a positive and a negative eigenvalue), else ``symmetric`` (semidefinite, negative definite, zero).
 
-    Decided exactly: ``spd`` by the pivots of ``LDLᵀ``; a symmetric ``A`` is
-    indefinite iff it is neither positive nor negative semidefinite, and
-    semidefiniteness is the sign of every principal minor (exact determinants).
+    Decided exactly for any size: the characteristic polynomial of a symmetric
+    ``A`` (FLINT, exact rationals) has only real roots, so by Descartes' rule of
+    signs — exact when every root is real — its sign changes count the
+    positive eigenvalues, and those of ``p(-x)`` the negative ones.
     """
     if not is_symmetric(A):
         return "nonsymmetric"
-    if is_positive_definite(A):
+    positive, negative = _inertia(A)
+    d = len(A)
+    if positive == d:
         return "spd"
-    neg = [[-x for x in row] for row in A]
-    if _semidefinite(A) or _semidefinite(neg):
-        return "symmetric"
-    return "indefinite"
+    if positive and negative:
+        return "indefinite"
+    return "symmetric"
 
 
-def _semidefinite(A: Sequence[Sequence[Fraction]]) -> bool:
-    """Exactly: is the symmetric ``A`` positive semidefinite? (every principal minor ≥ 0; d ≤ 12 here)."""
-    from itertools import combinations
+def _inertia(A: Sequence[Sequence[Fraction]]) -> tuple[int, int]:
+    """``(positive, negative)`` eigenvalue counts of a symmetric rational ``A`` (docstring of :func:`matrix_class`)."""
+    from flint import fmpq, fmpq_mat
 
     d = len(A)
-    if d > 12:
-        raise LemmaError(f"matrix classes are decided for d ≤ 12, got d = {d}")
-    for size in range(1, d + 1):
-        for rows in combinations(range(d), size):
-            if _det([[Fraction(A[i][j]) for j in rows] for i in rows]) < 0:
-                return False
-    return True
+    M = fmpq_mat(d, d, [fmpq(Fraction(x).numerator, Fraction(x).denominator) for row in A for x in row])
+    coefficients = [Fraction(int(c.p), int(c.q)) for c in M.charpoly().coeffs()]  # constant term first
 
+    def changes(values: list[Fraction]) -> int:
+        signs = [v > 0 for v in values if v != 0]
+        return sum(1 for a, b in zip(signs, signs[1:]) if a != b)
 
-def _det(M: list[list[Fraction]]) -> Fraction:
-    n, det = len(M), Fraction(1)
-    M = [row[:] for row in M]
-    for k in range(n):
-        pivot = next((r for r in range(k, n) if M[r][k] != 0), None)
-        if pivot is None:
-            return Fraction(0)
-        if pivot != k:
-            M[k], M[pivot] = M[pivot], M[k]
-            det = -det
-        det *= M[k][k]
-        for r in range(k + 1, n):
-            factor = M[r][k] / M[k][k]
-            for c in range(k, n):
-                M[r][c] -= factor * M[k][c]
-    return det
+    return changes(coefficients), changes([c if k % 2 == 0 else -c for k, c in enumerate(coefficients)])
 
 
 def config_classes(config: Config) -> list[str]:
@@ -225,7 +210,9 @@ class Lemma:
 
         try:
             result = self.checker(run)
-        except Exception as exc:  # noqa: BLE001 - every checker failure is reported, as a checker bug
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every checker failure (SystemExit too) is a checker bug
             text = "".join(traceback.format_exception(exc))
             message = " ".join(str(exc).split())[:300]
             raise LemmaCheckerError(
@@ -253,9 +240,19 @@ class Lemma:
 
     def replay_steps(self, witness: dict[str, Any], budget: int) -> int:
         """Steps a replay of a counterexample with this ``witness`` needs (at most ``budget``)."""
-        if self.steps_needed is not None:
-            return min(budget, int(self.steps_needed(witness)))
-        return min(budget, int(witness.get("step", budget)) + 1)
+        if self.steps_needed is None:
+            return min(budget, int(witness.get("step", budget)) + 1)
+        try:
+            needed = self.steps_needed(witness)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a user's function: reported, never a traceback
+            raise LemmaError(f"{self.source}: lemma {self.name!r}: steps_needed raised {type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]}") from None
+        if isinstance(needed, bool) or not isinstance(needed, int) or needed < 0:
+            raise LemmaError(f"{self.source}: lemma {self.name!r}: steps_needed must return a non-negative "
+                             f"integer, got {needed!r}"[:400])
+        return min(budget, needed)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "statement": self.statement, "under": list(self.under),
@@ -264,7 +261,7 @@ class Lemma:
 
 def lemma(name: str, statement: str, *, under: Iterable[str] = MATRIX_CLASSES, requires: Iterable[str] = (),
           steps_needed: Callable[[dict], int] | None = None, model: dict[str, Any] | None = None,
-          kind: str = "finite") -> Callable[[Callable], Lemma]:
+          **unknown: Any) -> Callable[[Callable], Lemma]:
     """Declare a lemma: decorate ``checker(run) -> None | witness``; returns the :class:`Lemma`.
 
     Parameters
@@ -290,10 +287,14 @@ def lemma(name: str, statement: str, *, under: Iterable[str] = MATRIX_CLASSES, r
     LemmaError
         A malformed declaration (the message names the lemma).
     """
-    under = tuple(under)
-    requires = tuple(requires)
-    model = dict(model or {})
     where = f"lemma {name!r}" if isinstance(name, str) else "a lemma"
+    if unknown:
+        raise LemmaError(f"{where}: unknown keyword {sorted(unknown)[0]!r} (@lemma takes name, statement, under, "
+                         "requires, steps_needed, model)")
+    try:
+        under, requires, model = tuple(under), tuple(requires), dict(model or {})
+    except (TypeError, ValueError):
+        raise LemmaError(f"{where}: under and requires must be lists of names, model a dict") from None
     if not isinstance(name, str) or not _NAME.fullmatch(name) or name.lower() == "all":
         raise LemmaError(f"{where}: a name needs 1-64 letters, digits or '_.+-' (starting with a letter or digit), "
                          "and not 'all'")
@@ -308,14 +309,12 @@ def lemma(name: str, statement: str, *, under: Iterable[str] = MATRIX_CLASSES, r
     unknown = sorted(set(model) - {"values", "layers", "alpha_schedule", "family"})
     if unknown:
         raise LemmaError(f"{where}: unknown model option {unknown[0]!r} (values, layers, alpha_schedule, family)")
-    if kind not in ("finite", "limit"):
-        raise LemmaError(f"{where}: kind must be 'finite' or 'limit'")
 
     def decorate(checker: Callable) -> Lemma:
         if not callable(checker):
             raise LemmaError(f"{where}: @lemma decorates a function of the run")
         return Lemma(name=name, statement=" ".join(statement.split()), checker=checker, under=under,
-                     requires=requires, steps_needed=steps_needed, model=model, kind=kind,
+                     requires=requires, steps_needed=steps_needed, model=model,
                      source=getattr(checker, "__module__", "<unknown>"))
 
     return decorate
@@ -383,6 +382,9 @@ class Registry:
 def load_lemma_file(path: str | os.PathLike) -> list[Lemma]:
     """Import a Python file and return the lemmas it defines (module-level :class:`Lemma` objects, in order).
 
+    While the file is imported its folder is first on ``sys.path`` (as when
+    running a script), so it may import modules beside it.
+
     Raises
     ------
     LemmaError
@@ -400,6 +402,10 @@ def load_lemma_file(path: str | os.PathLike) -> list[Lemma]:
         raise LemmaError(f"{name}: cannot import (expected a Python file ending in .py)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    folder = os.path.dirname(os.path.abspath(name))
+    sys.path.insert(0, folder)  # as when running a script: the file may import its neighbours
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # never write __pycache__ into the user's folder
     try:
         spec.loader.exec_module(module)
     except LemmaError as exc:
@@ -414,16 +420,23 @@ def load_lemma_file(path: str | os.PathLike) -> list[Lemma]:
             raise
         message = " ".join(str(exc).split())[:300]
         raise LemmaError(f"{name}: cannot import: {type(exc).__name__}{': ' + message if message else ''}") from None
+    finally:
+        sys.dont_write_bytecode = bytecode
+        if folder in sys.path:
+            sys.path.remove(folder)
     found = _lemmas_in(module, name)
     if not found:
         raise LemmaError(f"{name}: defines no lemma (decorate a function with @verify.lemmas.lemma(...))")
     return found
 
 
-def _lemmas_in(module: Any, source: str) -> list[Lemma]:
+def _lemmas_in(module: Any, source: str, defined_only: bool = True) -> list[Lemma]:
+    """The lemmas of ``module``: those *defined* in it (an imported one, a built-in claim say, is not
+    re-registered), or with ``defined_only=False`` every non-built-in lemma it holds."""
     out = []
     for value in vars(module).values():
-        if isinstance(value, Lemma) and value not in out:
+        if isinstance(value, Lemma) and value not in out and not value.builtin and (
+                not defined_only or getattr(value.checker, "__module__", None) == module.__name__):
             value.source = source
             out.append(value)
     return out
@@ -449,7 +462,7 @@ def entry_point_lemmas() -> list[Lemma]:
         if isinstance(value, Lemma):
             items = [value]
         elif hasattr(value, "__dict__") and not callable(value):
-            items = _lemmas_in(value, source)
+            items = _lemmas_in(value, source, defined_only=False)
         else:
             try:
                 items = list(value)
