@@ -537,7 +537,7 @@ LEMMA_FILES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "                if not low <= z[c] <= high:\n"
         '                    return {"step": k + 1, "token": i, "value": str(z[c])}\n'
         "    return None\n\n\n"
-        '@lemma("FUZZ-LEADER", "every step has a leader", under=("spd",), model={"values": "rank_one", "layers": (1, 2)})\n'
+        '@lemma("FUZZ-LEADER", "every step has a leader", under=("spd",), model={"values": "rank_one"})\n'
         "def leader(run):\n"
         "    empty = [k for k in range(run.steps + 1) if not run.leaders[k]]\n"
         '    return {"step": empty[0], "follow": [list(f) for f in run.follow[0][0]]} if empty else None\n'),
@@ -790,7 +790,8 @@ def command_plans(draw, commands: tuple[str, ...] = ("simulate", "check", "limit
                  "--seed": SEEDS, "--workers": Opt(st.just("1"), st.sampled_from(["0", "-1", "x"])),
                  "--json": FLAG, "--lemmas": LEMMAS, "--debug": FLAG,
                  "--values": choice("identity", "rank_one", "rotation", "diagonal", "general"),
-                 "--layers": Opt(st.sampled_from(["1", "2", "3"]),
+                 # (at most 2 layers: a hunt that finds a failure shrinks it unbudgeted, tests/test_lemmas.py)
+                 "--layers": Opt(st.sampled_from(["1", "2"]),
                                  st.sampled_from(["0", "9", "-1", "x", "1.5", "", "9" * 30])),
                  "--alpha-schedule": choice("any", "decreasing")}
         argv = ["hunt", "--no-save", "--claim", draw(st.sampled_from(["P1", "P3", "D1", "all"]))]

@@ -385,15 +385,13 @@ def test_unknown_claim_with_lemmas_names_the_known_lemmas(write):
                           "--lemmas")
 
 
-# --------------------------------------------------------------------------- found by these tests (library bugs)
+# --------------------------------------------------------------------------- regressions: bugs found by these tests
+# (each failed on a782008/89b1e79; fixed in cf65c31 unless its docstring says otherwise)
 
 
 def test_steps_needed_that_raises_is_a_one_line_error(write):
-    """BUG: a user's ``steps_needed`` that raises escapes ``hunt`` as a traceback (exit 1).
-
-    ``hunt`` calls ``Lemma.replay_steps`` (``verify/lemmas.py``) inside the Hypothesis search,
-    unguarded: ``KeyError: 'nope'`` with a traceback, where any other user-code failure is one
-    line naming the file and the lemma.
+    """A user's ``steps_needed`` that raises was a traceback out of ``hunt`` (exit 1): ``hunt`` called
+    ``Lemma.replay_steps`` inside the Hypothesis search, unguarded. Now one line naming file and lemma.
     """
     lemmas = write("steps.py", _lemma("BAD-STEPS", "return {'step': 0}", steps_needed="lambda w: w['nope']"))
     assert_one_line_error(verify_cli("hunt", "--lemmas", lemmas, "--claim", "BAD-STEPS", "--max-examples", "5",
@@ -402,9 +400,9 @@ def test_steps_needed_that_raises_is_a_one_line_error(write):
 
 @pytest.mark.parametrize("command", ["check", "hunt"])
 def test_a_user_limit_lemma_is_refused_or_run_never_a_traceback(write, command):
-    """BUG: ``@lemma(..., kind="limit")`` is accepted, then ``check``/``hunt`` call its checker with
-    P5's private signature ``(config, steps[, max_memory])``: ``TypeError`` and a traceback (exit 1).
-    Either the declaration is refused (one line), or the lemma is run; never a traceback.
+    """``@lemma(..., kind="limit")`` was accepted, then ``check``/``hunt`` called its checker with P5's
+    private signature ``(config, steps[, max_memory])``: ``TypeError`` and a traceback (exit 1). Either
+    the declaration is refused in one line (now: an unknown keyword), or the lemma is run; never a traceback.
     """
     lemmas = write("limit.py", _lemma("MY-LIMIT", "return None", kind="'limit'"))
     if command == "check":
@@ -418,11 +416,11 @@ def test_a_user_limit_lemma_is_refused_or_run_never_a_traceback(write, command):
 
 
 def test_a_lemma_file_may_import_a_builtin_claim(write):
-    """BUG: a lemma file that imports a built-in (``from verify.claims import check_P2``, to reuse
-    its checker) cannot be loaded: ``load_lemma_file`` takes every module-level ``Lemma`` for one of
-    the file's own, re-labels the *built-in* object with the file as its source, and the registry
-    then refuses it: "lemma 'P2' clashes with lemma 'P2' from FILE". In a long-lived process (a
-    test session, the report) the built-in P2 stays mislabelled (``builtin`` False).
+    """A lemma file that imports a built-in (``from verify.claims import check_P2``, to reuse its
+    checker) could not be loaded: ``load_lemma_file`` took every module-level ``Lemma`` for one of the
+    file's own, re-labelled the *built-in* object with the file as its source, and the registry then
+    refused it ("lemma 'P2' clashes with lemma 'P2' from FILE"); in a long-lived process the built-in
+    P2 stayed mislabelled (``builtin`` False).
     """
     reuse = ("from verify.claims import check_P2\nfrom verify.lemmas import lemma\n\n\n"
              "@lemma('P2-ANY-V', 'leader persistence whatever V')\n"
@@ -445,9 +443,8 @@ def test_a_lemma_file_may_import_a_builtin_claim(write):
 
 
 def test_a_checker_that_exits_is_a_checker_bug(write):
-    """BUG: a checker that calls ``sys.exit()`` ends ``check --json`` with exit 0 and *no output*
-    (``Lemma.judge`` catches ``Exception`` only; ``load_lemma_file`` does handle ``SystemExit``).
-    Expected: exit 2, one line naming the lemma (a bug in the checker), as for any other exception.
+    """A checker that calls ``sys.exit()`` ended ``check --json`` with exit 0 and *no output*
+    (``Lemma.judge`` caught ``Exception`` only). Expected: exit 2, one line naming the lemma.
     """
     lemmas = write("exits.py", _lemma("EXITS", "sys.exit(0)"))
     assert_one_line_error(verify_cli("check", write("c.json", ONE_D), "--steps", "2", "--lemmas", lemmas, "--json"),
@@ -455,9 +452,9 @@ def test_a_checker_that_exits_is_a_checker_bug(write):
 
 
 def test_loading_a_lemma_file_writes_no_bytecode_next_to_it(write, tmp_path):
-    """BUG: ``check --lemmas F`` writes ``__pycache__/F.cpython-*.pyc`` beside ``F`` (the import
-    machinery's bytecode cache), an unrequested write in the user's folder (the contract: no file
-    touched but ``--output``). Hidden wherever ``PYTHONDONTWRITEBYTECODE`` is set.
+    """``check --lemmas F`` wrote ``__pycache__/F.cpython-*.pyc`` beside ``F`` (the import machinery's
+    bytecode cache), an unrequested write in the user's folder (the contract: no file touched but
+    ``--output``). Hidden wherever ``PYTHONDONTWRITEBYTECODE`` is set, so this test unsets it.
     """
     folder = tmp_path / "mine"
     lemmas = write("mine/true_lemmas.py", TRUE_LEMMAS)
@@ -467,12 +464,30 @@ def test_loading_a_lemma_file_writes_no_bytecode_next_to_it(write, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == before, "files written beside the lemma file"
 
 
+def test_a_lemma_around_an_imported_checker_is_the_files_lemma(write, tmp_path):
+    """BUG (open, from the fix of the built-in re-labelling in cf65c31): ``load_lemma_file`` now keeps a
+    module-level Lemma only if its *checker* was defined in the file (``checker.__module__``), so a lemma
+    declared in the file around a checker imported from a helper beside it (``lemma(...)(helper)``; the
+    loader puts the file's folder on ``sys.path`` for exactly such imports) is dropped: "defines no lemma".
+    """
+    write("helpers.py", "def no_empty_follow(run):\n"
+                        "    for k in range(run.steps):\n"
+                        "        for follow in run.follow[k]:\n"
+                        "            if not all(follow):\n"
+                        "                return {'step': k}\n"
+                        "    return None\n")
+    lemmas = write("mine.py", "from helpers import no_empty_follow\nfrom verify.lemmas import lemma\n\n"
+                              "NONEMPTY_SPD = lemma('NONEMPTY-SPD', 'follow sets are non-empty', under=('spd',))"
+                              "(no_empty_follow)\n")
+    doc = ok_json(verify_cli("check", write("c.json", ONE_D), "--steps", "2", "--lemmas", lemmas, "--json"))
+    assert doc["claims"]["NONEMPTY-SPD"]["holds"] is True and doc["lemmas"]["NONEMPTY-SPD"]["source"] == lemmas
+
+
 def test_check_still_runs_in_dimension_13(write):
-    """BUG (regression of the lemma commit): ``check`` on a d = 13 config whose ``A`` is symmetric but not
-    positive definite fails with "matrix classes are decided for d ≤ 12, got d = 13" (exit 2): every
-    verdict now asks :func:`~verify.lemmas.matrix_class`, whose semidefiniteness test enumerates all
-    2^d principal minors and refuses d > 12. Before, ``check`` ran it in 0.02 s. (At d = 12 it runs,
-    but ``check`` on ``A = -I`` takes about 8 s instead of 0.35 s: 4095 exact determinants per claim.)
+    """``check`` on a d = 13 config whose ``A`` is symmetric but not positive definite failed with
+    "matrix classes are decided for d ≤ 12, got d = 13" (exit 2; it ran in 0.02 s before the lemma
+    commit): :func:`~verify.lemmas.matrix_class` enumerated all 2^d principal minors (at d = 12,
+    ``A = -I``: 8 s instead of 0.35 s). Now exact inertia from the characteristic polynomial.
     """
     d = 13
     A = [["1" if i == j and i < d - 1 else "0" for j in range(d)] for i in range(d)]
@@ -481,11 +496,27 @@ def test_check_still_runs_in_dimension_13(write):
     assert doc["claims"]["P1"]["holds"] is True
 
 
+def test_a_tiny_hunt_budget_bounds_the_hunts_time():
+    """BUG (open): ``--max-examples`` does not bound a hunt: once a failure is found, Hypothesis' shrink phase
+    runs unbudgeted, and the new model options make each example slow (3 heads x 2 layers of rank-one V).
+    ``hunt --claim P2 --heads 3 --layers 2 --values rank_one --max-examples 2 --steps 4 --max-n 4`` takes
+    about 41 s here and reports ``"examples": 250``; with ``--claim P3 --layers 3 --values general`` 141 s
+    and 1227 "examples" (a budget-2 hunt normally takes about 1 s). ``tests/test_fuzz.py``'s hunt
+    subprocesses are bounded to 60 s, so its new ``--layers``/``--values`` plans can hit this.
+    """
+    try:
+        done = verify_cli("hunt", "--claim", "P2", "--heads", "3", "--layers", "2", "--values", "rank_one",
+                          "--max-examples", "2", "--steps", "4", "--max-n", "4", "--seed", "0", "--json", timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a hunt with --max-examples 2 still running after 20 s (it finishes in about 1 s without "
+                    "a counterexample to shrink)")
+    ok_json(done)
+
+
 def test_config_error_for_a_huge_nonpositive_alpha_is_short():
-    """BUG (not of the lemma API; found by ``tests/test_fuzz.py`` once its configs drew ``V`` and
-    ``layers``, and kept here because this change may add tests only in these files): an integer
-    ``alpha`` of -10^4301 is refused with a message that prints all 4302 digits (4395 characters;
-    the fuzzer's bound is 2000, "messages shorten what they quote"). Same before the lemma commit.
+    """Not of the lemma API: found by ``tests/test_fuzz.py`` once its configs drew ``V`` and ``layers``
+    (kept here, where this change could add tests): an integer ``alpha`` of -10^4301 was refused with a
+    message printing all 4302 digits (4395 characters; the fuzzer's bound is 2000).
     """
     from dynamics.errors import UserError
 

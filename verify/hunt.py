@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from hypothesis import seed as hypothesis_seed
 from hypothesis.reporting import with_reporter
 
 from dynamics import simulate
-from dynamics.config import Config
+from dynamics.config import Config, Head
 from dynamics.errors import InputError
 from dynamics.parallel import worker_pool
 
@@ -41,6 +42,20 @@ CORPUS_DIR = os.path.join(os.path.dirname(__file__), "corpus")
 
 class _Found(Exception):
     """Raised inside the Hypothesis test to mark a counterexample."""
+
+
+class _OutOfBudget(Exception):
+    """Raised inside the Hypothesis test once the shrinking budget is spent (ends the search at once)."""
+
+
+#: Shrinking budget: Hypothesis' shrinking gets at most ``SHRINK_CALLS_PER_EXAMPLE · max_examples +
+#: SHRINK_CALLS_MIN`` checks and ``T = max(SHRINK_SECONDS_MIN, SHRINK_TIME_FACTOR · generation time)``
+#: seconds, the greedy minimisation another ``T`` seconds. Without it one slow failing example could make a 2-example hunt
+#: run for minutes.
+SHRINK_CALLS_PER_EXAMPLE = 4
+SHRINK_CALLS_MIN = 20
+SHRINK_SECONDS_MIN = 5.0
+SHRINK_TIME_FACTOR = 2.0
 
 
 @functools.lru_cache(maxsize=16)
@@ -94,23 +109,32 @@ def _replayable(config: Config, item: Lemma, witness: dict, budget: int, lemmas:
     return needed if again.holds is False else budget
 
 
-def minimise(config: Config, claim: str, steps: int, lemmas: Registry | None = None) -> tuple[Config, int, dict]:
+def minimise(config: Config, claim: str, steps: int, lemmas: Registry | None = None,
+             deadline: float | None = None) -> tuple[Config, int, dict]:
     """Greedy clean-up after Hypothesis's shrinking (which works within the draw structure).
 
     Repeatedly drops single tokens, then replaces entries by simpler numbers
     (0, ±1, the integer part), keeping a change only if the claim still fails.
-    Returns the smaller configuration with its failure.
+    Returns the smaller configuration with its failure. Past ``deadline``
+    (a ``time.perf_counter()`` value) it stops and returns what it has, which
+    still fails.
     """
     from dataclasses import replace
     from fractions import Fraction
 
+    def late() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
     failure = claim_failure(config, claim, steps, lemmas)
     assert failure is not None
+    simpler, result = _simpler_models(config, lambda c: None if late() else claim_failure(c, claim, steps, lemmas))
+    if result is not None:  # fewer schedule entries, V = I where the failure does not need V
+        config, failure = simpler, result
     improved = True
-    while improved:
+    while improved and not late():
         improved = False
         for i in range(config.n):
-            if config.n == 1:
+            if config.n == 1 or late():
                 break
             candidate = replace(config, tokens=config.tokens[:i] + config.tokens[i + 1:])
             result = claim_failure(candidate, claim, steps, lemmas)
@@ -119,6 +143,8 @@ def minimise(config: Config, claim: str, steps: int, lemmas: Registry | None = N
                 break
     for i in range(config.n):
         for k in range(config.d):
+            if late():
+                return config, failure[0], failure[1]
             x = config.tokens[i][k]
             for simpler in (Fraction(0), Fraction(1), Fraction(-1), Fraction(int(x))):
                 if simpler == x or (x.denominator == 1 and abs(simpler) >= abs(x)):
@@ -130,6 +156,38 @@ def minimise(config: Config, claim: str, steps: int, lemmas: Registry | None = N
                     config, failure = candidate, result
                     break
     return config, failure[0], failure[1]
+
+
+def _with_schedule(config: Config, schedule) -> Config:
+    """``config`` with its parameters replaced by ``schedule`` (a tuple of per-layer head tuples)."""
+    schedule = tuple(tuple(heads) for heads in schedule)
+    if len(schedule) == 1:
+        return Config(tokens=config.tokens, heads=schedule[0])
+    return Config(tokens=config.tokens, heads=(), layers=schedule)
+
+
+def _simpler_models(config: Config, still_fails) -> tuple[Config, Any]:
+    """Simplify the model greedily: drop trailing schedule entries, then set each head's ``V`` to the
+    identity, keeping each change for which ``still_fails(candidate)`` returns a failure."""
+    failure = None
+    while len(config.schedule) > 1:
+        candidate = _with_schedule(config, config.schedule[:-1])
+        result = still_fails(candidate)
+        if result is None:
+            break
+        config, failure = candidate, result
+    for l in range(len(config.schedule)):
+        for h in range(len(config.schedule[l])):
+            head = config.schedule[l][h]
+            if head.V is None:
+                continue
+            schedule = [list(heads) for heads in config.schedule]
+            schedule[l][h] = Head(A=head.A, alpha=head.alpha)
+            candidate = _with_schedule(config, schedule)
+            result = still_fails(candidate)
+            if result is not None:
+                config, failure = candidate, result
+    return config, failure
 
 
 @dataclass
@@ -147,6 +205,7 @@ class HuntResult:
     saved_to: str | None = None
     model: dict[str, Any] | None = None
     lemma_source: str = "built-in"
+    shrink_calls: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +215,7 @@ class HuntResult:
             "examples_per_s": round(self.examples / self.elapsed_s, 2) if self.elapsed_s > 0 else None,
             "seed": self.seed, "steps_checked": self.steps, "saved_to": self.saved_to,
             "model": self.model or dict(DEFAULT_MODEL), "lemma_source": self.lemma_source,
+            "shrink_calls": self.shrink_calls,
         }
 
 
@@ -174,7 +234,8 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
     lemmas = lemma_registry(lemma_files)
     strategy = configs(matrix=matrix, heads=heads, family=family, max_n=max_n, max_d=max_d, **model)
     found: list[tuple[Config, int, dict]] = []
-    calls = [0]
+    generated, shrinking = [0], [0]
+    limits: dict[str, float] = {}
 
     @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
               suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
@@ -182,9 +243,18 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
     @hypothesis_seed(seed)
     @given(strategy)
     def search(config: Config) -> None:
-        calls[0] += 1
+        if found:  # shrinking: within its budget of checks and time
+            if shrinking[0] >= limits["calls"] or time.perf_counter() > limits["deadline"]:
+                raise _OutOfBudget
+            shrinking[0] += 1
+        else:
+            generated[0] += 1
         failure = claim_failure(config, claim, steps, lemmas)
         if failure is not None:
+            if not found:
+                limits["seconds"] = max(SHRINK_SECONDS_MIN, SHRINK_TIME_FACTOR * (time.perf_counter() - start))
+                limits["calls"] = SHRINK_CALLS_PER_EXAMPLE * max_examples + SHRINK_CALLS_MIN
+                limits["deadline"] = time.perf_counter() + limits["seconds"]
             found.append((config, *failure))
             raise _Found
 
@@ -193,18 +263,22 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
     with with_reporter(lambda message: None):
         try:
             search()
-        except _Found:
+        except (_Found, _OutOfBudget):
             pass
-    elapsed = time.perf_counter() - start
+        except Unsatisfiable:
+            raise InputError(f"hunt: no configuration of the {matrix} class can be drawn with these options "
+                             f"(max-d {max_d}, family {family or 'any'}; e.g. every 1 × 1 matrix is symmetric)") from None
     if not found:
-        return HuntResult(claim, matrix, heads, None, None, None, calls[0], elapsed, seed, steps, model=model,
-                          lemma_source=source)
-    config, step, witness = found[-1]  # Hypothesis replays the minimal example last
-    config, step, witness = minimise(config, claim, steps, lemmas)
+        return HuntResult(claim, matrix, heads, None, None, None, generated[0], time.perf_counter() - start, seed,
+                          steps, model=model, lemma_source=source, shrink_calls=0)
+    # Hypothesis tries only smaller examples while shrinking: the last real failure is the smallest found.
+    config, step, witness = found[-1]
+    config, step, witness = minimise(config, claim, steps, lemmas,
+                                     deadline=time.perf_counter() + limits["seconds"])
     document = config.to_dict()
     document["steps"] = step
-    return HuntResult(claim, matrix, heads, document, step, witness, calls[0], elapsed, seed, steps, model=model,
-                      lemma_source=source)
+    return HuntResult(claim, matrix, heads, document, step, witness, generated[0], time.perf_counter() - start,
+                      seed, steps, model=model, lemma_source=source, shrink_calls=shrinking[0])
 
 
 def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 1000, seed: int = 0,
@@ -224,7 +298,10 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
     heads
         Number of heads (1–3).
     max_examples
-        Budget: configurations generated (split across workers).
+        Budget: configurations generated (split across workers). Shrinking a
+        found counterexample has its own budget (:data:`SHRINK_CALLS_PER_EXAMPLE`
+        and the time limits beside it); ``examples`` in the result counts the
+        generated configurations, ``shrink_calls`` the checks spent shrinking.
     seed
         Seed of the search (worker ``w`` uses ``seed + w``).
     steps
@@ -250,6 +327,9 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
         raise InputError(f"max-n must be in 1..32 and max-d in 1..5, got {max_n} and {max_d}")
     if not 1 <= heads <= 3:
         raise InputError(f"heads must be 1, 2 or 3, got {heads}")
+    if matrix in ("indefinite", "nonsymmetric") and max_d < 2:
+        raise InputError(f"{'an' if matrix == 'indefinite' else 'a'} {matrix} matrix needs d ≥ 2 (every 1 × 1 matrix is symmetric and definite or 0); "
+                         f"got max-d {max_d}")
     if max_examples < 1 or workers < 1 or steps < 1:
         raise InputError("max-examples, workers and steps must be positive")
     model = _model(lemmas[claim] if claim != "all" else None, values, layers, alpha_schedule)
@@ -274,6 +354,7 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
     return HuntResult(claim, matrix, heads, best.counterexample if hits else None,
                       best.step if hits else None, best.witness if hits else None,
                       examples, time.perf_counter() - start, seed, steps, model=model,
+                      shrink_calls=sum(r.shrink_calls for r in results),
                       lemma_source=results[0].lemma_source)
 
 

@@ -306,18 +306,42 @@ def lemma(name: str, statement: str, *, under: Iterable[str] = MATRIX_CLASSES, r
     bad = [r for r in requires if r not in REQUIREMENTS]
     if bad:
         raise LemmaError(f"{where}: unknown requirement {bad[0]!r} (choose from {', '.join(REQUIREMENTS)})")
-    unknown = sorted(set(model) - {"values", "layers", "alpha_schedule", "family"})
-    if unknown:
-        raise LemmaError(f"{where}: unknown model option {unknown[0]!r} (values, layers, alpha_schedule, family)")
+    _check_model(where, model)
 
     def decorate(checker: Callable) -> Lemma:
         if not callable(checker):
             raise LemmaError(f"{where}: @lemma decorates a function of the run")
-        return Lemma(name=name, statement=" ".join(statement.split()), checker=checker, under=under,
+        item = Lemma(name=name, statement=" ".join(statement.split()), checker=checker, under=under,
                      requires=requires, steps_needed=steps_needed, model=model,
                      source=getattr(checker, "__module__", "<unknown>"))
+        if _COLLECTING:
+            _COLLECTING[-1].append(item)
+        return item
 
     return decorate
+
+
+#: While a lemma file is imported, the lemmas created meanwhile are collected here (a stack of lists).
+_COLLECTING: list[list[Lemma]] = []
+
+
+def _check_model(where: str, model: dict[str, Any]) -> None:
+    """Refuse (one line naming the lemma) a ``model`` declaration the hunter could not draw."""
+    from .strategies import ALPHA_SCHEDULES, FAMILIES, VALUE_CLASSES
+
+    unknown = sorted(set(model) - {"values", "layers", "alpha_schedule", "family"}, key=str)
+    if unknown:
+        raise LemmaError(f"{where}: unknown model option {unknown[0]!r} (values, layers, alpha_schedule, family)")
+    for key, allowed in (("values", VALUE_CLASSES), ("alpha_schedule", ALPHA_SCHEDULES), ("family", FAMILIES)):
+        if key in model and model[key] not in allowed:
+            raise LemmaError(f"{where}: model {key} must be one of {', '.join(allowed)}, got {model[key]!r}"[:300])
+    if "layers" in model:
+        L = model["layers"]
+        bounds = tuple(L) if isinstance(L, (list, tuple)) else (L, L)
+        if len(bounds) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 8
+                                       for x in bounds) or bounds[0] > bounds[1]:
+            raise LemmaError(f"{where}: model layers must be an integer in 1..8 or a range (low, high) in it, "
+                             f"got {L!r}"[:300])
 
 
 def not_claimed(lemma_: Lemma, config: Config) -> str | None:
@@ -380,7 +404,11 @@ class Registry:
 
 
 def load_lemma_file(path: str | os.PathLike) -> list[Lemma]:
-    """Import a Python file and return the lemmas it defines (module-level :class:`Lemma` objects, in order).
+    """Import a Python file and return the lemmas it declares, in order.
+
+    A lemma belongs to the file if it is created (``@lemma``/``lemma(...)(f)``)
+    while the file is imported, whatever module its checker comes from; a
+    lemma it merely imports (a built-in claim, say) does not.
 
     While the file is imported its folder is first on ``sys.path`` (as when
     running a script), so it may import modules beside it.
@@ -406,6 +434,8 @@ def load_lemma_file(path: str | os.PathLike) -> list[Lemma]:
     sys.path.insert(0, folder)  # as when running a script: the file may import its neighbours
     bytecode = sys.dont_write_bytecode
     sys.dont_write_bytecode = True  # never write __pycache__ into the user's folder
+    created: list[Lemma] = []
+    _COLLECTING.append(created)
     try:
         spec.loader.exec_module(module)
     except LemmaError as exc:
@@ -421,22 +451,25 @@ def load_lemma_file(path: str | os.PathLike) -> list[Lemma]:
         message = " ".join(str(exc).split())[:300]
         raise LemmaError(f"{name}: cannot import: {type(exc).__name__}{': ' + message if message else ''}") from None
     finally:
+        _COLLECTING.pop()
         sys.dont_write_bytecode = bytecode
         if folder in sys.path:
             sys.path.remove(folder)
-    found = _lemmas_in(module, name)
+    found = []  # every lemma created while the file was imported (not one it merely imports), in order
+    for item in created:
+        if not item.builtin and item not in found:
+            item.source = name
+            found.append(item)
     if not found:
         raise LemmaError(f"{name}: defines no lemma (decorate a function with @verify.lemmas.lemma(...))")
     return found
 
 
-def _lemmas_in(module: Any, source: str, defined_only: bool = True) -> list[Lemma]:
-    """The lemmas of ``module``: those *defined* in it (an imported one, a built-in claim say, is not
-    re-registered), or with ``defined_only=False`` every non-built-in lemma it holds."""
+def _lemmas_in(module: Any, source: str) -> list[Lemma]:
+    """Every non-built-in lemma ``module`` holds at module level (an entry point that names a module)."""
     out = []
     for value in vars(module).values():
-        if isinstance(value, Lemma) and value not in out and not value.builtin and (
-                not defined_only or getattr(value.checker, "__module__", None) == module.__name__):
+        if isinstance(value, Lemma) and value not in out and not value.builtin:
             value.source = source
             out.append(value)
     return out
@@ -462,7 +495,7 @@ def entry_point_lemmas() -> list[Lemma]:
         if isinstance(value, Lemma):
             items = [value]
         elif hasattr(value, "__dict__") and not callable(value):
-            items = _lemmas_in(value, source, defined_only=False)
+            items = _lemmas_in(value, source)
         else:
             try:
                 items = list(value)
@@ -486,7 +519,12 @@ def registry(files: Sequence[str | os.PathLike] = (), entry_points: bool = True)
     if entry_points:
         for item in entry_point_lemmas():
             reg.add(item)
+    seen: set[str] = set()
     for path in files:
+        key = os.path.realpath(path)
+        if key in seen:  # the same file named twice is loaded once
+            continue
+        seen.add(key)
         for item in load_lemma_file(path):
             reg.add(item)
     return reg

@@ -38,26 +38,10 @@ Witnesses carry ``"step"`` and ``"replay_steps"`` (used as ``steps_needed``).
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from fractions import Fraction
 
+import lemma_helpers as X  # beside this file: the loader puts its folder on sys.path
 from verify.lemmas import lemma
-
-
-def _load_helpers():
-    name = "_attention_examples_exact"
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_exact.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-X = _load_helpers()
 
 
 def _replay(w):

@@ -39,8 +39,14 @@ What is a tautology here and what is not
 * The genuine conjectures are about the follow set over time:
   ``FW-FOLLOW-STABLE`` (naive: a non-leader keeps its follow set),
   ``FW-FOLLOWS-ONE-LEADER`` and ``FW-STRAIGHT-LINE`` (corrected, proved below
-  for every A), ``FW-LEADER-FACE-STABLE`` (naive: a face of leaders is kept)
-  and ``FW-LEADER-FACE-SHRINKS`` (the PSD conjecture: it can only shrink).
+  for every A), ``FW-LEADER-FACE-STABLE`` (naive: a face of leaders is kept;
+  false, ties between leaders break) and ``FW-LEADER-FACE-SHRINKS`` (the PSD
+  conjecture: it can only shrink) — FALSE in d = 3 for A = I (found by a
+  targeted search, missed by the hunter), TRUE in the plane
+  (``FW-LEADER-FACE-SHRINKS-2D``, proved). ``FW-VERTICES-STATIONARY-NZ`` and
+  ``FW-FOLLOW-STABLE-NZ`` repeat the naive statements without degenerate
+  tokens (``A z_i = 0``), to which the hunter's minimal counterexamples shrink.
+  Results: ``FINDINGS.md`` beside this file.
 
 Choice of ``under`` for the PSD statements
 ------------------------------------------
@@ -59,26 +65,10 @@ Witnesses carry ``"step"`` (the first step involved) and ``"replay_steps"``
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from fractions import Fraction
 
+import lemma_helpers as X  # beside this file: the loader puts its folder on sys.path
 from verify.lemmas import lemma
-
-
-def _load_helpers():
-    name = "_attention_examples_exact"
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_exact.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-X = _load_helpers()
 
 
 def _replay(w):
@@ -390,8 +380,9 @@ def fw_leader_face_stable(run):
 
 
 @lemma("FW-LEADER-FACE-SHRINKS",
-       statement="(PSD conjecture) if i is not a leader and every token of C_i(Z^k) is a leader, then "
-                 "C_i(Z^{k+1}) is a subset of C_i(Z^k): a follower of a face of leaders never acquires a new target",
+       statement="(PSD conjecture; false in d = 3, see FINDINGS.md) if i is not a leader and every token of "
+                 "C_i(Z^k) is a leader, then C_i(Z^{k+1}) is a subset of C_i(Z^k): a follower of a face of leaders "
+                 "never acquires a new target",
        under=("spd",), requires=_TIME, steps_needed=_replay)
 def fw_leader_face_shrinks(run):
     """Conjecture (PSD A): a face of leaders can only shrink.
@@ -407,7 +398,12 @@ def fw_leader_face_shrinks(run):
     ``a = (1,1)``, ``b = (1,−1)``, ``l = (3/2, 0)``: ``<m, l> = 3/2 > <m, a> = 1``).
     What might save the claim is that ``z_i`` itself is a token: under PSD,
     ``<A z_i, z_i> ≤ <A z_i, a>``. In that example it does (``z_i = (c, 0)`` needs
-    ``c ≤ 0`` and ``c ≥ c²``); no proof in general — hence the hunt.
+    ``c ≤ 0`` and ``c ≥ c²``), and in the plane it always does
+    (``FW-LEADER-FACE-SHRINKS-2D``). In d = 3 it does not: FALSE for A = I,
+    α = 5, ``Z = {(0,0,1/2), (−3,0,1), (0,3,1), (−3,3,−3)}`` (token 0 follows
+    the edge of leaders 1, 2, moves to ``(−5/4, 5/4, 11/12)`` and then follows
+    only leader 3: scores 14/3, 14/3 < 19/4). The hunter does not find it:
+    the hypothesis needs an exact tie between two distinct leaders.
     """
     for k in range(run.steps - 1):
         for i in range(run.n):

@@ -114,7 +114,7 @@ def _hunts(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
         f"collinear, coplanar, rational rotations and reflections, near ties), {doc['budget']['hunt_steps']} "
         f"exact steps checked each (P5: certified limit within {doc['budget']['limit_steps'] // 2} steps). "
         "A found counterexample is shrunk to a minimal one and saved to `verify/corpus/`, where the test "
-        "suite replays it. The count includes the shrinking runs.",
+        "suite replays it. The count is of generated configurations; shrinking a counterexample is budgeted separately.",
         "",
         "| claim | " + " | ".join(f"{m}, {h} head{'s' if h > 1 else ''}" for m, h in columns) + " |",
         "|---|" + "---|" * len(columns),

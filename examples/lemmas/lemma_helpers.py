@@ -4,10 +4,10 @@ Everything here is plain :class:`fractions.Fraction` arithmetic written for
 these examples, independent of the library's own geometry code, so that a
 lemma checks the run with reasoning of its own.
 
-Each lemma file loads this module by path (``load_lemma_file`` imports a
-single file, so a relative import is not available)::
+Each lemma file imports it by name (``load_lemma_file`` puts the file's
+folder on ``sys.path`` while importing it, as when running a script)::
 
-    _exact = _load_helpers(__file__)
+    import lemma_helpers as X
 """
 
 from __future__ import annotations
