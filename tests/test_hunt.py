@@ -59,6 +59,26 @@ def test_the_corpus_is_not_empty():
 def test_every_corpus_counterexample_still_fails(path):
     entry = json.loads(path.read_text())
     config = config_from_dict(entry["config"], source=str(path))
-    failure = claim_failure(config, entry["claim"], max(entry["config"]["steps"], 1))
+    lemmas = None
+    if "lemma_source" in entry:  # a user lemma's counterexample: replayed with its lemma file
+        from verify.hunt import lemma_registry
+
+        lemmas = lemma_registry((str(Path(__file__).resolve().parent.parent / entry["lemma_source"]),))
+    failure = claim_failure(config, entry["claim"], max(entry["config"]["steps"], 1), lemmas)
     assert failure is not None, f"{path.name}: {entry['claim']} no longer fails"
     assert failure[0] == entry["step"]
+
+
+def test_a_hunt_counts_generated_examples_and_simplifies_the_model():
+    """``examples`` stays within the budget (shrinking is counted apart), and minimisation drops
+    schedule entries and value matrices the failure does not need: P1 breaks under a rotation V with
+    a single token (it rotates out of its own hull)."""
+    from dynamics import config_from_dict
+
+    result = hunt("P1", matrix="spd", max_examples=60, seed=0, steps=5, values="rotation", layers=2)
+    assert result.counterexample is not None and result.examples <= 60
+    cx = result.counterexample
+    assert len(cx["tokens"]) == 1 and "layers" not in cx and "V" in cx, cx
+    assert claim_failure(config_from_dict(cx), "P1", cx["steps"]) is not None
+    doc = result.to_json()
+    assert doc["model"] == {"values": "rotation", "layers": 2, "alpha_schedule": "any"} and doc["shrink_calls"] >= 0

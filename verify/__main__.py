@@ -235,7 +235,7 @@ def _hunt(args, argv: list[str] | None) -> int:
         head = f"{args.claim} / {args.matrix} / {args.heads} head(s): {result.examples} examples in " \
                f"{result.elapsed_s:.1f} s ({rate} examples/s)"
         if result.counterexample is None:
-            print(head + ": no counterexample")
+            print(head + f": no counterexample (none in {result.examples} examples)")
         else:
             print(head + f": counterexample (fails at step {result.step}):")
             print(json.dumps(result.counterexample))
