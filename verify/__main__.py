@@ -237,7 +237,8 @@ def _hunt(args, argv: list[str] | None) -> int:
         if result.counterexample is None:
             print(head + f": no counterexample (none in {result.examples} examples)")
         else:
-            print(head + f": counterexample (fails at step {result.step}):")
+            failing = (result.witness or {}).get("step", result.step)
+            print(head + f": counterexample (fails at step {failing}; replay with --steps {result.step}):")
             print(json.dumps(result.counterexample))
             if result.saved_to:
                 print(f"saved to {result.saved_to}")

@@ -229,18 +229,7 @@ class ExactEngine:
         progress: Callable[[int], None] | None = None,
         stop_when_fixed: bool = False,
     ) -> Trajectory:
-        """Simulate ``steps`` layers and record states, follow sets and leaders.
-
-        Parameters
-        ----------
-        steps
-            Number of layers ``K``; the trajectory holds ``Z^0 … Z^K``.
-        progress
-            Called with the step index after each step (for progress bars).
-        stop_when_fixed
-            Stop early once every token is a leader (the state is then fixed
-            forever); the trajectory is then shorter than ``steps``.
-        """
+        """Simulate ``steps`` layers: :func:`dynamics.engine.run_engine` with this engine."""
         from ..engine import run_engine
 
         return run_engine(self, steps, progress=progress, stop_when_fixed=stop_when_fixed)

@@ -140,19 +140,7 @@ def fw_vertices_stationary(run):
     follows ``(2, 5)`` and moves. Only moved tokens are tested for
     vertex-hood (the first moved vertex is the witness).
     """
-    for k in range(run.steps):
-        Z = run.states[k]
-        for i in range(run.n):
-            if run.states[k + 1][i] == Z[i]:
-                continue
-            if X.is_vertex(Z, i):
-                C = run.follow[k][0][i]
-                sc = _scores(run, k, i)
-                return {"step": k, "replay_steps": k + 1, "token": i, "vertex": X.sv(Z[i]),
-                        "follows": list(C), "followed_positions": [X.sv(Z[j]) for j in C],
-                        "score_self": X.s(sc[i]), "score_followed": X.s(sc[C[0]]),
-                        "position_next": X.sv(run.states[k + 1][i]), "A_psd": _all_psd(run)}
-    return None
+    return _moving_vertex(run, skip_zero_direction=False)
 
 
 # ---------------------------------------------------------------------------------------------- (b)
@@ -431,10 +419,15 @@ def fw_vertices_stationary_nz(run):
     ``A z_i = 0`` (for spd A: ``z_i = 0``) leaves the real reason: a vertex can
     follow another vertex (A = I, ``{(1,0), (2,5), (0,-4)}``).
     """
+    return _moving_vertex(run, skip_zero_direction=True)
+
+
+def _moving_vertex(run, skip_zero_direction):
+    """The first token that is a vertex of conv(Z^k) and moves (optionally not one with A z_i = 0), or None."""
     for k in range(run.steps):
         Z = run.states[k]
         for i in range(run.n):
-            if run.states[k + 1][i] == Z[i] or _zero_direction(run, k, i):
+            if run.states[k + 1][i] == Z[i] or (skip_zero_direction and _zero_direction(run, k, i)):
                 continue
             if X.is_vertex(Z, i):
                 C = run.follow[k][0][i]
