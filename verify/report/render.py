@@ -294,18 +294,24 @@ def findings(doc: dict[str, Any]) -> list[str]:
         if robust:
             out.append(f"{', '.join(robust)} held in every class searched, nonsymmetric and indefinite A and "
                        "several heads included. For P2 this is D3: leader persistence needs neither symmetry nor definiteness.")
-    for entry in doc.get("lemmas") or []:
-        claimed = [h for h in entry["hunts"] if h["matrix"] in entry["under"]]
-        broken = [h["matrix"] for h in entry["hunts"] if h["counterexample"]]
-        examples = sum(h["examples"] for h in claimed)
-        if any(h["counterexample"] for h in claimed):
-            verdict = f"is **false** where claimed (counterexamples in {', '.join(broken)})"
-        elif broken:
-            verdict = (f"held in {examples} examples where claimed; outside its claim it fails for "
-                       f"{', '.join(broken)} A")
-        else:
-            verdict = f"held in every class searched ({sum(h['examples'] for h in entry['hunts'])} examples)"
-        out.append(f"Lemma {entry['name']} ({entry['statement']}) {verdict}.")
+    if doc.get("lemmas"):
+        held, false, outside = [], [], []
+        for entry in doc["lemmas"]:
+            claimed = [h for h in entry["hunts"] if h["matrix"] in entry["under"]]
+            if any(h["counterexample"] for h in claimed):
+                false.append(entry["name"])
+            else:
+                held.append(entry["name"])
+                if any(h["counterexample"] for h in entry["hunts"]):
+                    outside.append(entry["name"])
+        examples = sum(h["examples"] for entry in doc["lemmas"] for h in entry["hunts"])
+        out.append(f"User lemmas ({len(doc['lemmas'])}, {examples} examples hunted): "
+                   + (f"no counterexample found where claimed for {', '.join(held)} (evidence at this budget, "
+                      "not proof)" if held else "every lemma has a counterexample where claimed")
+                   + (f"; outside its claim {', '.join(outside)} "
+                      f"{'fails' if len(outside) == 1 else 'fail'}" if outside else "")
+                   + (f"; **false** where claimed: {', '.join(false)}" if false else "")
+                   + ". Statements and counterexamples in the lemmas section.")
     if "limits" in doc:
         spd = [s for s in doc["limits"] if s["matrix"] == "spd"]
         total = sum(s["configs"] for s in spd)
