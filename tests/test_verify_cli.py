@@ -226,3 +226,38 @@ def test_hunt_publishes_into_the_corpus_only_when_asked(capsys):
     document = json.loads(capsys.readouterr().out)
     assert document["counterexample"] is not None and document["saved_to"] is None
     assert sorted(os.listdir(CORPUS_DIR)) == before
+
+
+def test_report_lemmas_section(tmp_path):
+    """``report --lemmas FILE``: a hunt per user lemma × matrix class, the counterexample drawn and
+    replayable, the findings say which lemma is false where claimed; the CLI validates the file first."""
+    from verify.report import build_report
+    from verify.report.render import build_figures, render_markdown
+    from verify.report.sections import Budget
+
+    lemmas = tmp_path / "mine.py"
+    lemmas.write_text(
+        "from verify.lemmas import lemma\n\n"
+        "@lemma('ALL-LEAD-1', statement='every token is a leader at step 1', under=('spd',))\n"
+        "def all_lead(run):\n"
+        "    if run.steps >= 1 and len(run.leaders[1]) < run.n:\n"
+        "        return {'step': 1, 'leaders': list(run.leaders[1])}\n"
+        "    return None\n")
+    tiny = Budget("tiny", hunt_examples=3, hunt_steps=3, limit_steps=20, limit_configs=2, float_configs=2,
+                  float_steps=3, multi_head_claims=(), lemma_examples=40, lemma_files=(str(lemmas),))
+    doc = build_report(tiny, seed=0, chosen=["lemmas"], workers=1, show_progress=False, save=False)
+    (entry,) = doc["lemmas"]
+    assert entry["name"] == "ALL-LEAD-1" and [h["matrix"] for h in entry["hunts"]] == [
+        "spd", "symmetric", "indefinite", "nonsymmetric"]
+    spd = entry["hunts"][0]
+    assert spd["counterexample"] is not None and spd["witness"]["step"] == 1
+    figures = build_figures(doc)
+    text = render_markdown(doc, figures)
+    assert "## Lemmas brought by the user" in text and "**false** where claimed: ALL-LEAD-1" in text
+    assert "lemma-ALL-LEAD-1-spd.png" in figures
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('nope')\n")
+    result = subprocess.run([sys.executable, "-m", "verify", "report", "--lemmas", str(broken), "--output-dir",
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "cannot import: RuntimeError: nope" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
