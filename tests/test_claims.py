@@ -7,6 +7,7 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dynamics import config_from_dict, load_config, simulate
 from dynamics.rational import RationalMatrix
@@ -124,3 +125,50 @@ def test_float_states_are_judged_exactly():
 
     rows = exact_rows(np.array([[0.1, 0.5]]))
     assert rows == [[F(0.1), F(1, 2)]]
+
+
+def _naive_P2(a):
+    """P2 as first written: for each leader at k, scan later steps for the first break (O(n K²))."""
+    first, count = None, 0
+    for k in range(a.steps + 1):
+        for i in a.leaders[k]:
+            for l in range(k + 1, a.steps + 1):
+                if a.states[l][i] != a.states[k][i] or i not in a.leaders[l]:
+                    count += 1
+                    first = first or (l, k, i)
+                    break
+    return count, first
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["spd", "nonsymmetric", "indefinite", "symmetric"]).flatmap(
+    lambda m: configs(matrix=m, heads=(1, 2), max_n=7, max_d=3, layers=(1, 2))),
+    st.sampled_from(["exact", "float32"]))
+def test_fast_certificates_give_the_same_verdicts_as_the_general_checks(config, backend):
+    """P1's update-rule certificate, D1's score certificate and D2's integer comparison are shortcuts:
+    with them switched off (the general LP, hull and Fraction paths), every verdict is the same; the
+    backward P2 scan equals the naive one."""
+    import verify.claims as claims
+    from verify.run import Run
+
+    options = {"backend": "float", "dtype": "float32"} if backend == "float32" else {}
+    traj = simulate(config, 5, **options)
+    if backend == "float32" and not all(np.isfinite(s).all() for s in traj.states):
+        return
+    fast = {c: v.to_json() for c, v in check_all(config, traj).items()}
+    saved = claims.update_certificate, claims._exposed_by_score
+    try:
+        claims.update_certificate = lambda *args: False
+        claims._exposed_by_score = lambda *args: False
+        slow = {c: v.to_json() for c, v in check_all(config, traj).items()}
+    finally:
+        claims.update_certificate, claims._exposed_by_score = saved
+    assert fast == slow
+    run = Run(config, traj)
+    verdict = claims.check_P2.checker(run)
+    count, first = _naive_P2(run)
+    assert verdict.violations == count
+    assert (first is None) == (verdict.witness is None)
+    if first is not None:
+        w = verdict.witness
+        assert (w["broken_at"], w["leader_at"], w["token"]) == first

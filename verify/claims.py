@@ -24,6 +24,7 @@ D3     P2 outside H (nonsymmetric or indefinite A)
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -32,6 +33,7 @@ from dynamics.floats import approx_float
 from dynamics.numbers import format_fraction
 from dynamics.trajectory import Trajectory
 
+from .exact import integer_matrix
 from .geometry import hull_membership, is_vertex
 from .lemmas import Lemma, Registry, lemma, not_claimed
 from .run import Run, Verdict
@@ -68,10 +70,15 @@ def builtin(name: str, title: str, statement: str, **declaration: Any):
 @builtin("P1", "hull monotonicity", "conv(Z^{k+1}) ⊆ conv(Z^k); every token stays in conv(Z^0)",
          requires=("identity_values", "positive_alpha"), steps_needed=lambda w: w["step"])
 def check_P1(a: Run) -> Verdict:
+    """Each token of ``Z^{k+1}`` in ``conv(Z^k)``: first the certificate the update rule proposes
+    (:func:`update_certificate`, verified exactly in integers), else the exact LP of :mod:`verify.geometry`."""
     first, count, worst = None, 0, 0.0
     for k in range(a.steps):
         old = [tuple(p) for p in a.states[k]]
+        weights = _update_weights(a, k)
         for i, x in enumerate(a.states[k + 1]):
+            if weights is not None and update_certificate(a.ints[k], a.ints[k + 1], i, weights[i]):
+                continue
             cert = hull_membership(old, x)
             if not cert.inside:
                 count += 1
@@ -84,25 +91,87 @@ def check_P1(a: Run) -> Verdict:
                    reason="" if count == 0 else "a token left the previous convex hull (distance in max_violation)")
 
 
+def _update_weights(a: Run, k: int) -> list[dict[int, Fraction]] | None:
+    """The convex weights the update rule gives each token of ``Z^{k+1}`` over the tokens of ``Z^k``:
+    ``c_0`` on itself and ``c_h / |C^h_i|`` on each token of ``C^h_i``, from the run's *recomputed*
+    follow sets and the config's alphas; ``None`` when they are not convex weights (some α < 0)."""
+    heads = a.config.heads_at(k)
+    if not all(isinstance(h.alpha, Fraction) and h.alpha >= 0 for h in heads):
+        return None
+    total = 1 + sum((h.alpha for h in heads), Fraction(0))
+    c0, ch = 1 / total, [h.alpha / total for h in heads]
+    out = []
+    for i in range(a.n):
+        w: dict[int, Fraction] = {i: c0}
+        for c, follow in zip(ch, a.follow_at(k)):
+            share = c / len(follow[i])
+            for j in follow[i]:
+                w[j] = w.get(j, Fraction(0)) + share
+        out.append(w)
+    return out
+
+
+def update_certificate(before, after, i: int, weights: dict[int, Fraction]) -> bool:
+    """Exactly: is token ``i`` of ``after`` the convex combination ``Σ_j w_j z_j`` of ``before``?
+
+    ``before``/``after`` are :class:`~verify.exact.IntState` (``Z = N / D``). With ``w_j = p_j / q``
+    (integers, ``q > 0``) the test is ``p_j ≥ 0``, ``Σ p_j = q`` and, per coordinate,
+    ``D' Σ_j p_j N_j = q D N'_i`` — integer arithmetic, O(d · |support|). True is a proof that
+    ``z'_i ∈ conv(Z)`` (the weights are its certificate); False proves nothing (the caller falls back
+    to the LP).
+    """
+    q = 1
+    for w in weights.values():
+        q = q * w.denominator // math.gcd(q, w.denominator)
+    p = {j: w.numerator * (q // w.denominator) for j, w in weights.items()}
+    if any(v < 0 for v in p.values()) or sum(p.values()) != q:
+        return False
+    target = after.rows[i]
+    for t in range(len(target)):
+        if after.den * sum(v * before.rows[j][t] for j, v in p.items()) != q * before.den * target[t]:
+            return False
+    return True
+
+
 @builtin("P2", "leader persistence", "a leader at step k stays put and stays a leader at every later step",
          under=("spd",), requires=("identity_values", "fixed_scores", "positive_alpha"),
          steps_needed=lambda w: w["broken_at"])
 def check_P2(a: Run, claim: str = "P2") -> Verdict:
+    """Every (leader at k, first later step l where it moved or is no longer a leader) pair.
+
+    The first break after ``k`` is found in O(n·K) overall, backwards: if token ``i`` is a
+    leader at ``k`` and at ``k + 1`` and did not move, its first break after ``k`` is its first
+    break after ``k + 1`` (the same position, the same leadership from then on).
+    """
+    K = a.steps
+    leader_sets = [set(l) for l in a.leaders]
+    breaks: dict[tuple[int, int], int] = {}  # (k, i) -> first l > k where leader i of step k broke
+    for i in range(a.n):
+        later: int | None = None  # first break after k + 1, when i is a leader at k + 1
+        for k in range(K, -1, -1):
+            if i not in leader_sets[k]:
+                later = None
+                continue
+            if k == K:
+                later = None
+            elif i not in leader_sets[k + 1] or a.states[k + 1][i] != a.states[k][i]:
+                later = k + 1
+            if later is not None:
+                breaks[k, i] = later
     first, count, worst = None, 0, 0.0
-    for k in range(a.steps + 1):
+    for k in range(K + 1):
         for i in a.leaders[k]:
-            for l in range(k + 1, a.steps + 1):
-                moved = a.states[l][i] != a.states[k][i]
-                lost = i not in a.leaders[l]
-                if moved or lost:
-                    count += 1
-                    drift = approx_float(max(abs(x - y) for x, y in zip(a.states[l][i], a.states[k][i])))
-                    worst = max(worst, drift)
-                    if first is None:
-                        first = {"step": l, "leader_at": k, "token": i, "broken_at": l, "moved": moved,
-                                 "still_leader": not lost, "position_then": _fmt(a.states[k][i]),
-                                 "position_now": _fmt(a.states[l][i]), "follows_now": list(a.union_follow(l, i))}
-                    break  # one violation per (leader, step) pair
+            l = breaks.get((k, i))
+            if l is None:
+                continue
+            moved = a.states[l][i] != a.states[k][i]
+            lost = i not in leader_sets[l]
+            count += 1
+            worst = max(worst, approx_float(max(abs(x - y) for x, y in zip(a.states[l][i], a.states[k][i]))))
+            if first is None:
+                first = {"step": l, "leader_at": k, "token": i, "broken_at": l, "moved": moved,
+                         "still_leader": not lost, "position_then": _fmt(a.states[k][i]),
+                         "position_now": _fmt(a.states[l][i]), "follows_now": list(a.union_follow(l, i))}
     return Verdict(claim, count == 0, witness=first, violations=count, max_violation=worst)
 
 
@@ -148,12 +217,13 @@ def check_D1(a: Run) -> Verdict:
     first, count = None, 0
     for k in range(min(len(traj.leaders), a.steps + 1)):
         points = [tuple(p) for p in a.states[k]]
+        M = integer_matrix(a.config.heads_at(k)[0].A)
         for i in traj.leaders[k]:
-            hint = None
-            if len(a.config.heads) == 1:
-                A = a.config.heads_at(k)[0].A
-                hint = [sum((A[r][c] * points[i][c] for c in range(len(points[i]))), Fraction(0))
-                        for r in range(len(points[i]))]
+            if _exposed_by_score(a.ints[k], M, i):
+                continue  # A z_i exposes z_i alone: an exact certificate that it is a vertex
+            A = a.config.heads_at(k)[0].A
+            hint = [sum((A[r][c] * points[i][c] for c in range(len(points[i]))), Fraction(0))
+                    for r in range(len(points[i]))]
             cert = is_vertex(points, i, normal_hint=hint)
             if cert.inside:
                 count += 1
@@ -163,20 +233,38 @@ def check_D1(a: Run) -> Verdict:
     return Verdict("D1", count == 0, witness=first, violations=count)
 
 
+def _exposed_by_score(state, M: list[list[int]], i: int) -> bool:
+    """Exactly, in integers: ``<M N_i, N_l> < <M N_i, N_i>`` for every token ``l`` with ``z_l ≠ z_i``
+    (``M`` a positive multiple of ``A``, ``Z = N / D``): the normal ``A z_i`` exposes ``z_i`` alone."""
+    N = state.rows
+    d = len(M)
+    w = [sum(M[r][c] * N[i][c] for c in range(d)) for r in range(d)]
+    own = sum(w[c] * N[i][c] for c in range(d))
+    return all(row == N[i] or sum(w[c] * row[c] for c in range(d)) < own for row in N)
+
+
 @builtin("D2", "A-norm monotonicity", "<A z_i^{k+1}, z_i^{k+1}> >= <A z_i^k, z_i^k> (under H)", under=("spd",),
          requires=("identity_values", "fixed_scores", "positive_alpha"), steps_needed=lambda w: w["step"] + 1)
 def check_D2(a: Run) -> Verdict:
     if len({tuple(map(tuple, h.A)) for _, h in a.config.all_heads()}) > 1:
         return Verdict("D2", None, reason="heads or layers have different A: the A-norm is not defined")
     A = a.config.heads[0].A
+    M = integer_matrix(A)
     d = len(A)
 
     def norm(z):
         return sum((A[r][c] * z[c] * z[r] for r in range(d) for c in range(d)), Fraction(0))
 
+    def integer_norm(row):  # <M N_i, N_i>: a positive multiple a·D² of the A-norm
+        return sum(M[r][c] * row[c] * row[r] for r in range(d) for c in range(d))
+
     first, count, worst = None, 0, 0.0
     for k in range(a.steps):
+        den2, den2_next = a.ints[k].den ** 2, a.ints[k + 1].den ** 2
         for i in range(len(a.states[k])):
+            # after < before  ⇔  <M N'_i, N'_i> D² < <M N_i, N_i> D'²  (the same positive factor a)
+            if integer_norm(a.ints[k + 1].rows[i]) * den2 >= integer_norm(a.ints[k].rows[i]) * den2_next:
+                continue
             before, after = norm(a.states[k][i]), norm(a.states[k + 1][i])
             if after < before:
                 count += 1

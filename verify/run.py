@@ -18,7 +18,8 @@ Stable public attributes (the lemma API, see :mod:`verify.lemmas`):
 ==========================  ===============================================================
 
 Further attributes used by the built-in claims: ``run.follow_final`` (the
-follow sets of ``Z^K``), ``run.trajectory`` (the backend's
+follow sets of ``Z^K``), ``run.ints[k]`` (``Z^k`` as integer rows over one
+denominator, :class:`~verify.exact.IntState`), ``run.trajectory`` (the backend's
 :class:`~dynamics.trajectory.Trajectory`, whose own decisions P4 and D1
 judge) and ``run.H`` (hypothesis H holds for every head of every layer).
 """
@@ -92,6 +93,7 @@ class Run:
         self.states: tuple[tuple[tuple[Fraction, ...], ...], ...] = tuple(
             tuple(tuple(row) for row in state) for state in rows)
         ints = [IntState(r) for r in rows]
+        self.ints = ints  # integer rows over one denominator per state (verify.exact.IntState)
         Ms = [[integer_matrix(h.A) for h in heads] for heads in config.schedule]
         every = [tuple(follow_sets(s, Ms[config.layer_index(k)])) for k, s in enumerate(ints)]
         self.follow: tuple[tuple, ...] = tuple(every[:-1])
