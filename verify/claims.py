@@ -74,12 +74,12 @@ def check_P1(a: Run) -> Verdict:
     (:func:`update_certificate`, verified exactly in integers), else the exact LP of :mod:`verify.geometry`."""
     first, count, worst = None, 0, 0.0
     for k in range(a.steps):
-        old = [tuple(p) for p in a.states[k]]
         weights = _update_weights(a, k)
-        for i, x in enumerate(a.states[k + 1]):
+        for i in range(a.n):
             if weights is not None and update_certificate(a.ints[k], a.ints[k + 1], i, weights[i]):
                 continue
-            cert = hull_membership(old, x)
+            x = a.states[k + 1][i]
+            cert = hull_membership([tuple(p) for p in a.states[k]], x)
             if not cert.inside:
                 count += 1
                 worst = max(worst, cert.distance)
@@ -100,13 +100,17 @@ def _update_weights(a: Run, k: int) -> list[dict[int, Fraction]] | None:
         return None
     total = 1 + sum((h.alpha for h in heads), Fraction(0))
     c0, ch = 1 / total, [h.alpha / total for h in heads]
+    shares: dict[tuple[int, int], Fraction] = {}
     out = []
     for i in range(a.n):
         w: dict[int, Fraction] = {i: c0}
-        for c, follow in zip(ch, a.follow_at(k)):
-            share = c / len(follow[i])
+        for h, follow in enumerate(a.follow_at(k)):
+            size = len(follow[i])
+            share = shares.get((h, size))
+            if share is None:
+                share = shares[h, size] = ch[h] / size
             for j in follow[i]:
-                w[j] = w.get(j, Fraction(0)) + share
+                w[j] = w[j] + share if j in w else share
         out.append(w)
     return out
 
@@ -154,7 +158,7 @@ def check_P2(a: Run, claim: str = "P2") -> Verdict:
                 continue
             if k == K:
                 later = None
-            elif i not in leader_sets[k + 1] or a.states[k + 1][i] != a.states[k][i]:
+            elif i not in leader_sets[k + 1] or not a.same_token(k, k + 1, i):
                 later = k + 1
             if later is not None:
                 breaks[k, i] = later
@@ -164,7 +168,7 @@ def check_P2(a: Run, claim: str = "P2") -> Verdict:
             l = breaks.get((k, i))
             if l is None:
                 continue
-            moved = a.states[l][i] != a.states[k][i]
+            moved = not a.same_token(k, l, i)
             lost = i not in leader_sets[l]
             count += 1
             worst = max(worst, approx_float(max(abs(x - y) for x, y in zip(a.states[l][i], a.states[k][i]))))
@@ -216,11 +220,11 @@ def check_D1(a: Run) -> Verdict:
     traj = a.trajectory
     first, count = None, 0
     for k in range(min(len(traj.leaders), a.steps + 1)):
-        points = [tuple(p) for p in a.states[k]]
-        M = integer_matrix(a.config.heads_at(k)[0].A)
+        M = a.score_matrices[a.config.layer_index(k)][0]
         for i in traj.leaders[k]:
             if _exposed_by_score(a.ints[k], M, i):
                 continue  # A z_i exposes z_i alone: an exact certificate that it is a vertex
+            points = [tuple(p) for p in a.states[k]]
             A = a.config.heads_at(k)[0].A
             hint = [sum((A[r][c] * points[i][c] for c in range(len(points[i]))), Fraction(0))
                     for r in range(len(points[i]))]
@@ -261,7 +265,7 @@ def check_D2(a: Run) -> Verdict:
     first, count, worst = None, 0, 0.0
     for k in range(a.steps):
         den2, den2_next = a.ints[k].den ** 2, a.ints[k + 1].den ** 2
-        for i in range(len(a.states[k])):
+        for i in range(a.n):
             # after < before  ⇔  <M N'_i, N'_i> D² < <M N_i, N_i> D'²  (the same positive factor a)
             if integer_norm(a.ints[k + 1].rows[i]) * den2 >= integer_norm(a.ints[k].rows[i]) * den2_next:
                 continue

@@ -73,6 +73,13 @@ class IntState:
         self.den = den
         self.rows = [[x.numerator * (den // x.denominator) for x in row] for row in rows]
 
+    @classmethod
+    def from_ints(cls, rows, den: int) -> "IntState":
+        """A state given as integer rows over a positive common denominator (no Fractions built)."""
+        state = cls.__new__(cls)
+        state.rows, state.den, state.fractions = [list(r) for r in rows], int(den), None
+        return state
+
     def key(self, i: int) -> tuple[int, ...]:
         return tuple(self.rows[i])
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from dynamics.config import Config
 from dynamics.floats import json_number
+from dynamics.rational import RationalMatrix
 from dynamics.trajectory import Trajectory
 
 from .exact import IntState, exact_rows, follow_sets, integer_matrix, leaders_of, require_finite, satisfies_H
@@ -89,12 +90,12 @@ class Run:
         require_finite(trajectory)
         self.config = config
         self.trajectory = trajectory
-        rows = [exact_rows(s) for s in trajectory.states]
-        self.states: tuple[tuple[tuple[Fraction, ...], ...], ...] = tuple(
-            tuple(tuple(row) for row in state) for state in rows)
-        ints = [IntState(r) for r in rows]
+        ints = [IntState.from_ints(s.ints(), s.den) if isinstance(s, RationalMatrix) else IntState(exact_rows(s))
+                for s in trajectory.states]
         self.ints = ints  # integer rows over one denominator per state (verify.exact.IntState)
+        self._states: tuple | None = None
         Ms = [[integer_matrix(h.A) for h in heads] for heads in config.schedule]
+        self.score_matrices = Ms  # per schedule entry and head: a positive integer multiple of A
         every = [tuple(follow_sets(s, Ms[config.layer_index(k)])) for k, s in enumerate(ints)]
         self.follow: tuple[tuple, ...] = tuple(every[:-1])
         self.follow_final = every[-1]
@@ -102,8 +103,22 @@ class Run:
         self.H = satisfies_H([h for _, h in config.all_heads()])
 
     @property
+    def states(self) -> tuple[tuple[tuple[Fraction, ...], ...], ...]:
+        """``states[k][i]``: token ``i`` of ``Z^k`` as a tuple of Fractions (built on first use)."""
+        if self._states is None:
+            self._states = tuple(
+                tuple(tuple(Fraction(x, s.den) for x in row) for row in s.rows) if s.fractions is None
+                else tuple(tuple(row) for row in s.fractions) for s in self.ints)
+        return self._states
+
+    def same_token(self, k: int, l: int, i: int) -> bool:
+        """Exactly: ``z_i^k == z_i^l`` (integer rows over each state's denominator)."""
+        a, b = self.ints[k], self.ints[l]
+        return all(x * b.den == y * a.den for x, y in zip(a.rows[i], b.rows[i]))
+
+    @property
     def steps(self) -> int:
-        return len(self.states) - 1
+        return len(self.ints) - 1
 
     @property
     def n(self) -> int:

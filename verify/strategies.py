@@ -34,6 +34,7 @@ nudged by 1/10⁶ off a tie).
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from typing import Sequence
 
@@ -64,13 +65,30 @@ PYTHAGOREAN = ((3, 4, 5), (5, 12, 13), (8, 15, 17), (7, 24, 25), (20, 21, 29))
 Matrix = tuple[tuple[Fraction, ...], ...]
 
 
+@functools.lru_cache(maxsize=None)
 def rationals(max_denominator: int = 8, bound: int = 2) -> st.SearchStrategy[Fraction]:
-    """Rationals ``p/q`` with ``1 <= q <= max_denominator`` and ``|p/q| <= bound``; shrink toward 0."""
-    return st.integers(1, max_denominator).flatmap(
-        lambda q: st.integers(-bound * q, bound * q).map(lambda p: Fraction(p, q))
-    )
+    """Rationals ``p/q`` with ``1 <= q <= max_denominator`` and ``|p/q| <= bound``; shrink toward 0.
+
+    ``q`` and ``p`` are drawn independently (no ``flatmap``: a fixed strategy, built once) and ``p`` is
+    folded into ``[-bound q, bound q]`` keeping its sign, so ``p → 0`` and ``q → 1`` still shrink to 0.
+    """
+    def build(qp: tuple[int, int]) -> Fraction:
+        q, p = qp
+        limit = bound * q
+        if abs(p) > limit:
+            p = (abs(p) % (limit + 1)) * (1 if p > 0 else -1)
+        return Fraction(p, q)
+
+    top = bound * max_denominator
+    return st.tuples(st.integers(1, max_denominator), st.integers(-top, top)).map(build)
 
 
+@functools.lru_cache(maxsize=None)
+def _points(d: int) -> st.SearchStrategy[tuple[Fraction, ...]]:
+    return st.tuples(*[rationals()] * d)
+
+
+@functools.lru_cache(maxsize=None)
 def _unimodular(d: int) -> st.SearchStrategy[list[list[int]]]:
     return st.lists(st.integers(-2, 2), min_size=d * d, max_size=d * d).map(
         lambda xs: [[1 if i == j else (xs[i * d + j] if j > i else 0) for j in range(d)] for i in range(d)]
@@ -85,8 +103,9 @@ def _congruence(U: list[list[int]], D: Sequence[Fraction]) -> Matrix:
     )
 
 
+@functools.lru_cache(maxsize=None)
 def matrices(kind: str, d: int) -> st.SearchStrategy[Matrix]:
-    """A ``d × d`` rational matrix of class ``kind`` (see module docstring)."""
+    """A ``d × d`` rational matrix of class ``kind`` (see module docstring); built once per ``(kind, d)``."""
     if kind not in MATRIX_CLASSES:
         raise ValueError(f"matrix class must be one of {MATRIX_CLASSES}, got {kind!r}")
     positive = st.integers(1, 4).map(Fraction) | st.sampled_from([Fraction(1, 2), Fraction(1, 3)])
@@ -110,11 +129,11 @@ def matrices(kind: str, d: int) -> st.SearchStrategy[Matrix]:
     return st.tuples(_unimodular(d), diag).map(lambda ud: _congruence(*ud))
 
 
+@functools.lru_cache(maxsize=None)
 def alphas(max_alpha: int = 10) -> st.SearchStrategy[Fraction]:
-    """Step sizes ``alpha`` rational in ``(0, max_alpha]``."""
-    return st.integers(1, 6).flatmap(
-        lambda q: st.integers(1, max_alpha * q).map(lambda p: Fraction(p, q))
-    )
+    """Step sizes ``alpha`` rational in ``(0, max_alpha]`` (``p/q``, ``q ≤ 6``; shrink toward ``1/q``)."""
+    return st.tuples(st.integers(1, 6), st.integers(1, 6 * max_alpha)).map(
+        lambda qp: Fraction((qp[1] - 1) % (max_alpha * qp[0]) + 1, qp[0]))
 
 
 def _rotate(v: Sequence[Fraction], c: Fraction, s: Fraction, axes=(0, 1)) -> tuple[Fraction, ...]:
@@ -133,7 +152,7 @@ def token_sets(draw, n: int | None = None, d: int | None = None, family: str | N
     if family in ("rotation", "reflection", "coplanar") and d < 2:
         family = "generic"
     n = n if n is not None else draw(st.integers(1, max_n))
-    point = st.tuples(*[rationals()] * d)
+    point = _points(d)
     if family == "generic":
         return tuple(draw(st.lists(point, min_size=n, max_size=n)))
     if family == "duplicates":
@@ -184,6 +203,7 @@ def token_sets(draw, n: int | None = None, d: int | None = None, family: str | N
     raise ValueError(f"unknown family {family!r}")
 
 
+@functools.lru_cache(maxsize=None)
 def value_matrices(kind: str, d: int) -> st.SearchStrategy[Matrix | None]:
     """A ``d × d`` value matrix of class ``kind`` (:data:`VALUE_CLASSES`); ``None`` for the identity."""
     if kind not in VALUE_CLASSES:
