@@ -272,15 +272,15 @@ def check_D2(a: Run) -> Verdict:
     def norm(z):
         return sum((A[r][c] * z[c] * z[r] for r in range(d) for c in range(d)), Fraction(0))
 
-    def integer_norm(row):  # <M N_i, N_i>: a positive multiple a·D² of the A-norm
-        return sum(M[r][c] * row[c] * row[r] for r in range(d) for c in range(d))
-
+    if a.score_matrices[0][0] != M:
+        raise AssertionError("the run's score matrix is not the integer form of A")
     first, count, worst = None, 0, 0.0
     for k in range(a.steps):
         den2, den2_next = a.ints[k].den ** 2, a.ints[k + 1].den ** 2
+        before_all, after_all = a.self_scores[k][0], a.self_scores[k + 1][0]  # <M N_i, N_i> per token
         for i in range(a.n):
             # after < before  ⇔  <M N'_i, N'_i> D² < <M N_i, N_i> D'²  (the same positive factor a)
-            if integer_norm(a.ints[k + 1].rows[i]) * den2 >= integer_norm(a.ints[k].rows[i]) * den2_next:
+            if after_all[i] * den2 >= before_all[i] * den2_next:
                 continue
             before, after = norm(a.states[k][i]), norm(a.states[k + 1][i])
             if after < before:

@@ -106,15 +106,23 @@ def score_rows(state: IntState, M: list[list[int]]) -> list:
     return ((N * fmpz_mat(M).transpose()) * N.transpose()).tolist()
 
 
-def follow_sets(state: IntState, Ms: Sequence[list[list[int]]]) -> list[tuple[tuple[int, ...], ...]]:
-    """Per head, ``C^h_i = argmax_j s^h_ij`` exactly."""
+def follow_sets(state: IntState, Ms: Sequence[list[list[int]]], diagonals: list | None = None
+                ) -> list[tuple[tuple[int, ...], ...]]:
+    """Per head, ``C^h_i = argmax_j s^h_ij`` exactly.
+
+    ``diagonals``, if given, receives per head the integer self-scores ``<M N_i, N_i>`` (a positive
+    multiple ``a D²`` of ``<A z_i, z_i>``), which the scores already hold.
+    """
     out = []
     for M in Ms:
         follow = []
-        for row in score_rows(state, M):
+        rows = score_rows(state, M)
+        for row in rows:
             best = max(row)
             follow.append(tuple(j for j, s in enumerate(row) if s == best))
         out.append(tuple(follow))
+        if diagonals is not None:
+            diagonals.append([rows[i][i] for i in range(len(rows))])
     return out
 
 

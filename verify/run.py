@@ -96,7 +96,12 @@ class Run:
         self._states: tuple | None = None
         Ms = [[integer_matrix(h.A) for h in heads] for heads in config.schedule]
         self.score_matrices = Ms  # per schedule entry and head: a positive integer multiple of A
-        every = [tuple(follow_sets(s, Ms[config.layer_index(k)])) for k, s in enumerate(ints)]
+        self.self_scores: list[list[list]] = []  # [k][h][i]: <M_h N_i, N_i>, a positive multiple a_h D_k² of <A_h z_i, z_i>
+        every = []
+        for k, s in enumerate(ints):
+            diagonals: list = []
+            every.append(tuple(follow_sets(s, Ms[config.layer_index(k)], diagonals)))
+            self.self_scores.append(diagonals)
         self.follow: tuple[tuple, ...] = tuple(every[:-1])
         self.follow_final = every[-1]
         self.leaders: tuple[tuple[int, ...], ...] = tuple(leaders_of(s, f) for s, f in zip(ints, every))
