@@ -158,7 +158,7 @@ def test_fast_certificates_give_the_same_verdicts_as_the_general_checks(config, 
     fast = {c: v.to_json() for c, v in check_all(config, traj).items()}
     saved = claims._update_certificates, claims._exposed_by_score
     try:
-        claims._update_certificates = lambda before, after, q, weights: [False] * len(weights)
+        claims._update_certificates = lambda run, k: [False] * run.n
         claims._exposed_by_score = lambda *args: False
         slow = {c: v.to_json() for c, v in check_all(config, traj).items()}
     finally:
