@@ -117,6 +117,10 @@ _BENCHMARKS = {
                           "float64_small_s": float, "ratio_to_float64": float}),
     "float_path": {"batch": int, "n": int, "layers": int, "speedup_vs_paper_loop_torch": float,
                    "speedup_vs_paper_loop_numpy": float, "ratio_to_gram_floor": float},
+    "hunt?": (None, {"command": str, "baseline": str, "examples": int, "configs_checked": int,
+                     "hunt_examples_per_s": {"baseline": float, "now": float}, "hunt_speedup": float,
+                     "check_s": {"baseline": float, "now": float}, "check_speedup": float,
+                     "same_verdicts": bool}),
 }
 
 _SENTIMENT = {"runs": [{

@@ -437,8 +437,17 @@ def _benchmarks(doc: dict[str, Any]) -> list[str]:
                   f"{c['ratio_to_float64']:.2f}× the float64 time |"]
     lines += [f"| batched torch vs paper-style loop (torch / NumPy), {f['batch']} × {f['n']} × {f['layers']} layers | "
               f"{f['speedup_vs_paper_loop_torch']:.0f}× / {f['speedup_vs_paper_loop_numpy']:.0f}× |",
-              f"| batched torch vs the Gram-only floor | {f['ratio_to_gram_floor']:.2f}× |", ""]
-    return lines
+              f"| batched torch vs the Gram-only floor | {f['ratio_to_gram_floor']:.2f}× |"]
+    h = b.get("hunt")
+    if h:
+        rates, seconds = h["hunt_examples_per_s"], h["check_s"]
+        lines += [f"| `hunt --claim all --matrix spd`, {h['examples']} examples, vs commit {h['baseline']} "
+                  f"(`{h['command']}`) | {rates['baseline']:.1f} → {rates['now']:.1f} examples/s: "
+                  f"{h['hunt_speedup']:.1f}× |",
+                  f"| exact checking of the same {h['configs_checked']} configurations vs {h['baseline']} | "
+                  f"{seconds['baseline']:.1f} s → {seconds['now']:.1f} s: {h['check_speedup']:.1f}×; "
+                  f"identical verdicts: {'yes' if h['same_verdicts'] else '**no**'} |"]
+    return lines + [""]
 
 
 def _sentiment(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:

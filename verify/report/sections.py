@@ -44,7 +44,7 @@ class Budget:
     lemma_files: tuple[str, ...] = ()
 
 
-QUICK = Budget("quick", hunt_examples=80, hunt_steps=20, limit_steps=200, limit_configs=100,
+QUICK = Budget("quick", hunt_examples=300, hunt_steps=20, limit_steps=200, limit_configs=100,
                float_configs=30, float_steps=30, multi_head_claims=("P1", "P2", "P3"), lemma_examples=100)
 FULL = Budget("full", hunt_examples=2000, hunt_steps=30, limit_steps=200, limit_configs=1000,
               float_configs=300, float_steps=30, multi_head_claims=FINITE_CLAIMS + ("P5",), lemma_examples=2000)
