@@ -99,7 +99,14 @@ def build_parser() -> Parser:
     h.add_argument("--max-n", type=positive_int, default=12, help="most tokens per example (≤ 32, default 12)")
     h.add_argument("--max-d", type=positive_int, default=3, help="largest dimension (≤ 5, default 3)")
     h.add_argument("--seed", type=int, default=0)
-    h.add_argument("--workers", type=positive_int, default=1)
+    h.add_argument("--workers", type=positive_int, default=1,
+                   help="processes searching in parallel: a local Dask cluster with the 'cluster' extra, "
+                        "else a process pool (default 1)")
+    h.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                   help="run the search's tasks on this Dask scheduler's workers (verify.cluster)")
+    h.add_argument("--database", metavar="DIR|redis://HOST:PORT", default=None,
+                   help="Hypothesis example database shared by the searches; a rerun replays what earlier "
+                        "runs found (default: none)")
     save = h.add_mutually_exclusive_group()
     save.add_argument("--save", action="store_true",
                       help="add a found counterexample to verify/corpus/ (published: only when asked)")
@@ -223,7 +230,8 @@ def _hunt(args, argv: list[str] | None) -> int:
     result = hunt(args.claim, matrix=args.matrix, heads=args.heads, max_examples=args.max_examples,
                   seed=args.seed, steps=args.steps, family=args.family, workers=args.workers,
                   max_n=args.max_n, max_d=args.max_d, lemma_files=args.lemmas, values=args.values,
-                  layers=args.layers, alpha_schedule=args.alpha_schedule)
+                  layers=args.layers, alpha_schedule=args.alpha_schedule, scheduler=args.scheduler,
+                  database=args.database, progress=_task_progress(args))
     if result.counterexample is not None and args.save:
         command = "python -m verify " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]) if a != "--json")
         result.saved_to = save_counterexample(result, command)
@@ -243,6 +251,18 @@ def _hunt(args, argv: list[str] | None) -> int:
             if result.saved_to:
                 print(f"saved to {result.saved_to}")
     return 0
+
+
+def _task_progress(args):
+    """A progress line on stderr per finished task of a distributed hunt (when stderr is a terminal)."""
+    if args.json or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        print(f"\r{PROG} hunt: {done}/{total} tasks done", end="\n" if done == total else "", file=sys.stderr,
+              flush=True)
+
+    return show
 
 
 def _crosscheck(args) -> int:

@@ -206,6 +206,8 @@ class HuntResult:
     model: dict[str, Any] | None = None
     lemma_source: str = "built-in"
     shrink_calls: int = 0
+    counterexamples: list[dict[str, Any]] | None = None
+    cluster: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -216,6 +218,8 @@ class HuntResult:
             "seed": self.seed, "steps_checked": self.steps, "saved_to": self.saved_to,
             "model": self.model or dict(DEFAULT_MODEL), "lemma_source": self.lemma_source,
             "shrink_calls": self.shrink_calls,
+            **({"counterexamples": self.counterexamples} if self.counterexamples is not None else {}),
+            **({"cluster": self.cluster} if self.cluster is not None else {}),
         }
 
 
@@ -230,15 +234,20 @@ def _size(config: dict) -> tuple:
 
 def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int, steps: int,
               family: str | None, max_n: int, max_d: int, model: dict[str, Any],
-              lemma_files: tuple[str, ...]) -> HuntResult:
+              lemma_files: tuple[str, ...], database: str | None = None) -> HuntResult:
     lemmas = lemma_registry(lemma_files)
+    from .cluster import open_database
+
+    examples_db = open_database(database)
     strategy = configs(matrix=matrix, heads=heads, family=family, max_n=max_n, max_d=max_d, **model)
     found: list[tuple[Config, int, dict]] = []
     generated, shrinking = [0], [0]
     limits: dict[str, float] = {}
 
-    @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
+    phases = [Phase.generate, Phase.shrink] if examples_db is None else [Phase.reuse, Phase.generate, Phase.shrink]
+
+    @settings(max_examples=max_examples, database=examples_db, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), phases=phases,
               report_multiple_bugs=False, print_blob=False)
     @hypothesis_seed(seed)
     @given(strategy)
@@ -260,6 +269,11 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
 
     start = time.perf_counter()
     source = "built-in" if claim == "all" else lemmas[claim].source
+    if examples_db is not None:
+        # One database entry per search (Hypothesis would key every hunt by this one function's source):
+        # a rerun of the same hunt replays what earlier runs found, other hunts keep their own.
+        key = json.dumps([claim, matrix, heads, family, max_n, max_d, steps, model, source], sort_keys=True)
+        search._hypothesis_internal_database_key = hashlib.sha256(key.encode()).digest()  # type: ignore[attr-defined]
     with with_reporter(lambda message: None):
         try:
             search()
@@ -284,7 +298,8 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
 def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 1000, seed: int = 0,
          steps: int = 30, family: str | None = None, workers: int = 1, max_n: int = 12,
          max_d: int = 3, lemma_files: Sequence[str] = (), values: str | None = None,
-         layers: int | None = None, alpha_schedule: str | None = None) -> HuntResult:
+         layers: int | None = None, alpha_schedule: str | None = None, scheduler: str | None = None,
+         database: str | None = None, progress: Any = None) -> HuntResult:
     """Search for a minimal counterexample to a claim or lemma.
 
     Parameters
@@ -309,7 +324,15 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
     family
         Restrict to one token family of :data:`verify.strategies.FAMILIES`.
     workers
-        Processes searching in parallel; the smallest counterexample wins.
+        Processes searching in parallel; the smallest counterexample wins. With Dask installed
+        (``pip install ".[cluster]"``) they form a local Dask cluster (:mod:`verify.cluster`);
+        without it, a process pool.
+    scheduler
+        Address of a running Dask scheduler (``tcp://HOST:PORT``): the search is split into
+        tasks (token family × seed range) that its workers run (:mod:`verify.cluster`).
+    database
+        A Hypothesis example database shared by the searches: a directory, or ``redis://…``
+        (see :func:`verify.cluster.open_database`); a rerun replays what earlier runs found.
     lemma_files
         Python files of user lemmas (:mod:`verify.lemmas`); each worker loads them.
     values, layers, alpha_schedule
@@ -339,23 +362,43 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
         raise InputError(f"unknown token family {family!r} (choose from {', '.join(FAMILIES)})")
     if claim != "all" and lemmas[claim].kind == "limit" and not (model["values"] == "identity"):
         raise InputError(f"{claim} is a certified limit, defined for V = I only (hunt it with --values identity)")
+    from .cluster import check_database, dask_available, distributed_hunt
+
+    check_database(database)
+    if scheduler is not None or (workers > 1 and dask_available()):
+        return distributed_hunt(claim, matrix, heads, max_examples, seed, steps, family, max_n, max_d, model,
+                                lemma_files, database, scheduler=scheduler, workers=workers, progress=progress)
     if workers == 1:
-        return _hunt_one(claim, matrix, heads, max_examples, seed, steps, family, max_n, max_d, model, lemma_files)
+        return _hunt_one(claim, matrix, heads, max_examples, seed, steps, family, max_n, max_d, model, lemma_files,
+                         database)
     start = time.perf_counter()
     share = [max_examples // workers + (1 if w < max_examples % workers else 0) for w in range(workers)]
     with worker_pool(workers) as pool:
         futures = [pool.submit(_hunt_one, claim, matrix, heads, share[w], seed + w, steps, family, max_n, max_d,
-                               model, lemma_files)
+                               model, lemma_files, database)
                    for w in range(workers) if share[w] > 0]
         results = [f.result() for f in futures]
+    return merge_results(results, claim, matrix, heads, seed, steps, model, time.perf_counter() - start)
+
+
+def merge_results(results: list[HuntResult], claim: str, matrix: str, heads: int, seed: int, steps: int,
+                  model: dict[str, Any], elapsed: float, cluster: dict[str, Any] | None = None) -> HuntResult:
+    """One result from several searches: examples summed, the smallest counterexample first, and every
+    distinct counterexample kept (``counterexamples``, smallest first) when there are several searches."""
     examples = sum(r.examples for r in results)
-    hits = [r for r in results if r.counterexample is not None]
-    best = min(hits, key=lambda r: _size(r.counterexample)) if hits else results[0]
-    return HuntResult(claim, matrix, heads, best.counterexample if hits else None,
-                      best.step if hits else None, best.witness if hits else None,
-                      examples, time.perf_counter() - start, seed, steps, model=model,
+    hits = sorted((r for r in results if r.counterexample is not None), key=lambda r: _size(r.counterexample))
+    distinct: list[dict[str, Any]] = []
+    for r in hits:
+        entry = {"counterexample": r.counterexample, "step": r.step, "witness": r.witness}
+        if entry not in distinct:
+            distinct.append(entry)
+    best = hits[0] if hits else None
+    return HuntResult(claim, matrix, heads, best.counterexample if best else None,
+                      best.step if best else None, best.witness if best else None,
+                      examples, elapsed, seed, steps, model=model,
                       shrink_calls=sum(r.shrink_calls for r in results),
-                      lemma_source=results[0].lemma_source)
+                      lemma_source=results[0].lemma_source if results else "built-in",
+                      counterexamples=distinct, cluster=cluster)
 
 
 def _model(item: Lemma | None, values: str | None, layers: int | None, alpha_schedule: str | None) -> dict[str, Any]:
