@@ -128,6 +128,12 @@ def build_parser() -> Parser:
     add_limit_options(x)
     x.add_argument("--strict", action="store_true", help="exit 1 when any float decision is wrong (for CI)")
 
+    cp = sub.add_parser("campaign", help="every claim and lemma × matrix class × heads on a Dask cluster, "
+                        "within a budget (resumable)", **_epilog())
+    from .campaign import add_arguments as campaign_arguments
+
+    campaign_arguments(cp)
+
     r = sub.add_parser("report", help="write the verification report to reports/", **_epilog())
     from .report import add_arguments
 
@@ -322,6 +328,10 @@ def _dispatch(args, argv: list[str] | None) -> int:
     with private_hypothesis_storage():  # hunts write nothing into the user's folder
         if args.command == "hunt":
             return _hunt(args, argv)
+        if args.command == "campaign":
+            from .campaign import run_campaign
+
+            return run_campaign(args)
         from .report import run_report
 
         return run_report(args)

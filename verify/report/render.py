@@ -408,13 +408,15 @@ def _long_hunts(doc: dict[str, Any]) -> list[str]:
     hunts = doc.get("long_hunts")
     lines = ["## Long hunts", ""]
     if not hunts:
-        return lines + ["Not run yet: `scripts/hunt_under_H [N]` writes `reports/hunts/*.json`.", ""]
-    lines += ["From `scripts/hunt_under_H` (`python -m verify hunt … --steps 30 --seed 0` per row): every token "
-              "family, n ≤ 12, d ≤ 3, 30 exact steps each.", "",
-              "| claim | A | examples | counterexample | examples/s |", "|---|---|---|---|---|"]
+        return lines + ["Not run yet: `scripts/hunt_under_H [N]` or `python -m verify campaign --output-dir reports` "
+                        "write `reports/hunts/*.json`.", ""]
+    lines += ["From `scripts/hunt_under_H` (`python -m verify hunt … --steps 30 --seed 0` per row) or `python -m "
+              "verify campaign` (a cell's tasks merged): every token family, n ≤ 12, d ≤ 3, 30 exact steps each.", "",
+              "| claim | A | heads | examples | counterexample | examples/s |", "|---|---|---|---|---|---|"]
     for h in hunts:
         found = "none" if h["counterexample"] is None else f"**found**: `{json.dumps(h['counterexample'])}`"
-        lines.append(f"| {h['claim']} | {h['matrix']} | {h['examples']} | {found} | {h['examples_per_s']} |")
+        lines.append(f"| {h['claim']} | {h['matrix']} | {h['heads']} | {h['examples']} | {found} | "
+                     f"{h['examples_per_s']} |")
     return lines + [""]
 
 
