@@ -793,7 +793,12 @@ def command_plans(draw, commands: tuple[str, ...] = ("simulate", "check", "limit
                  # (at most 2 layers: a hunt that finds a failure shrinks it unbudgeted, tests/test_lemmas.py)
                  "--layers": Opt(st.sampled_from(["1", "2"]),
                                  st.sampled_from(["0", "9", "-1", "x", "1.5", "", "9" * 30])),
-                 "--alpha-schedule": choice("any", "decreasing")}
+                 "--alpha-schedule": choice("any", "decreasing"),
+                 # Dask/Redis options: only addresses refused at once (no cluster is started by the fuzzer)
+                 "--scheduler": Opt(st.sampled_from(["x", "tcp://", "localhost"]),
+                                    st.sampled_from(["", "9" * 30, "tcp://[::1", "é"])),
+                 "--database": Opt(st.sampled_from(["ftp://x", "/dev/null", "redis://"]),
+                                   st.sampled_from(["", "unix://", "rediss://:0"]))}
         argv = ["hunt", "--no-save", "--claim", draw(st.sampled_from(["P1", "P3", "D1", "all"]))]
         argv += ["--max-examples", "2", "--steps", "4", "--max-n", "4"] + _opts(draw, table, bad_rate, max_options=4)
         files = [a for a in argv if a in LEMMA_FILES]

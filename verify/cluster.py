@@ -57,6 +57,8 @@ def check_database(url: str | None) -> None:
     """Refuse (one line) a ``--database`` that cannot be opened, before any work."""
     if url is None:
         return
+    if not url.strip():
+        raise InputError("--database: expected a directory or redis://HOST:PORT[/DB], got an empty string")
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             import redis
