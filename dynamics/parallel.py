@@ -26,7 +26,7 @@ from typing import Iterator
 
 from .errors import LimitError
 
-__all__ = ["worker_pool"]
+__all__ = ["worker_pool", "check_workers", "MAX_WORKERS"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -54,6 +54,12 @@ def _die_with(parent: int) -> None:
 MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))
 
 
+def check_workers(workers: int) -> None:
+    """Refuse (:class:`LimitError`, one line) more than :data:`MAX_WORKERS` local worker processes."""
+    if workers > MAX_WORKERS:
+        raise LimitError(f"--workers {workers}: at most {MAX_WORKERS} worker processes on this machine")
+
+
 @contextmanager
 def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A ``ProcessPoolExecutor`` of ``workers`` processes that end when this process ends.
@@ -67,8 +73,7 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     LimitError
         ``workers`` above :data:`MAX_WORKERS`.
     """
-    if workers > MAX_WORKERS:
-        raise LimitError(f"--workers {workers}: at most {MAX_WORKERS} worker processes on this machine")
+    check_workers(workers)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with, initargs=(os.getpid(),))
     try:
         yield pool

@@ -36,6 +36,7 @@ from typing import Any
 
 from dynamics.cli import write_atomic
 from dynamics.errors import InputError
+from dynamics.parallel import check_workers
 from dynamics.provenance import git_commit, utc_now
 
 from .claims import CLAIMS, FINITE_CLAIMS
@@ -158,6 +159,7 @@ def run_campaign(args) -> int:
 
     cluster = None
     if args.scheduler is None:
+        check_workers(args.workers)
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None, silence_logs=50)
         client = Client(cluster)

@@ -37,6 +37,7 @@ import warnings
 from typing import Any, Callable
 
 from dynamics.errors import InputError
+from dynamics.parallel import check_workers
 
 __all__ = ["dask_available", "open_database", "check_database", "distributed_hunt", "hunt_tasks"]
 
@@ -135,6 +136,7 @@ def distributed_hunt(claim: str, matrix: str, heads: int, max_examples: int, see
     cluster = None
     try:
         if scheduler is None:
+            check_workers(workers)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=None, silence_logs=50)
             client = Client(cluster)
