@@ -206,3 +206,21 @@ def test_cluster_options_fail_in_one_line(argv, fragment):
                           capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert done.returncode == 2 and fragment in done.stderr, done.stderr[-2000:]
     assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+
+
+def test_a_campaign_through_a_real_scheduler_shares_its_database(dask_cluster, tmp_path):
+    address, _ = dask_cluster
+    database = tmp_path / "examples"
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "verify", "campaign", "--scheduler", address, "--claims", "P3",
+                           "--examples", "20", "--splits", "2", "--steps", "3", "--budget", "4m", "--database",
+                           str(database), "--output-dir", str(out), "--no-progress", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    assert summary["tasks_done"] == summary["tasks"] == 16 and summary["cells_complete"] == 8
+    workers = set()
+    for cell in (out / "hunts").glob("*.json"):
+        workers |= set(json.loads(cell.read_text())["cluster"]["workers"])
+    assert len(workers) == 2  # both worker processes ran tasks
+    assert any(database.rglob("*"))  # the counterexamples found (P3 fails outside H) are in the shared database
