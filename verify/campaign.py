@@ -36,7 +36,6 @@ from typing import Any
 
 from dynamics.cli import write_atomic
 from dynamics.errors import InputError
-from dynamics.parallel import check_workers
 from dynamics.provenance import git_commit, utc_now
 
 from .claims import CLAIMS, FINITE_CLAIMS
@@ -153,30 +152,17 @@ def run_campaign(args) -> int:
     todo = [t for t in tasks if t["id"] not in done]
     start = time.perf_counter()
     deadline = start + budget_s
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    from .cluster import CONNECT_TIMEOUT_S, _task
+    from .cluster import _task, connect
 
-    cluster = None
-    if args.scheduler is None:
-        check_workers(args.workers)
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=50)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(args.scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(f"--scheduler {args.scheduler}: cannot reach the Dask scheduler "
-                             f"({' '.join(str(exc).split())[:200]})") from None
     examples, found, timed_out = 0, 0, False
     show = not args.no_progress and not args.json
     try:
-        with client:
-            futures = {client.submit(_task, dict(t["arguments"], database=args.database), pure=False, key=f"task-{t['id']}"): t
-                       for t in todo}
-            pending = as_completed(list(futures), with_results=False)
-            for future in pending:
+        with connect(args.scheduler, args.workers) as client:
+            futures = {client.submit(_task, dict(t["arguments"], database=args.database), pure=False,
+                                     key=f"task-{t['id']}"): t for t in todo}
+            for future in as_completed(list(futures), with_results=False):
                 if time.perf_counter() > deadline:
                     timed_out = True
                     break
@@ -197,8 +183,6 @@ def run_campaign(args) -> int:
             if timed_out:
                 client.cancel([f for f in futures if not f.done()])
     finally:
-        if cluster is not None:
-            cluster.close()
         if show:
             print(file=sys.stderr)
     summary = _write_results(args, tasks, done, time.perf_counter() - start, timed_out)

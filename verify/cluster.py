@@ -31,6 +31,7 @@ Dask is the optional extra ``cluster`` (``pip install ".[cluster]"``); without i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -39,7 +40,7 @@ from typing import Any, Callable
 from dynamics.errors import InputError
 from dynamics.parallel import check_workers
 
-__all__ = ["dask_available", "open_database", "check_database", "distributed_hunt", "hunt_tasks"]
+__all__ = ["dask_available", "open_database", "check_database", "connect", "distributed_hunt", "hunt_tasks"]
 
 #: Seconds to wait for a scheduler before ``--scheduler`` is refused.
 CONNECT_TIMEOUT_S = 10
@@ -107,6 +108,27 @@ def hunt_tasks(max_examples: int, seed: int, family: str | None, workers: int) -
     return [{"family": families[t], "seed": seed * 1000 + t, "max_examples": share[t]} for t in range(count)]
 
 
+@contextlib.contextmanager
+def connect(scheduler: str | None, workers: int):
+    """A Dask ``Client``: of the scheduler at ``scheduler``, or of a local cluster of ``workers``
+    processes on 127.0.0.1 (closed on exit). An unreachable scheduler is a one-line :class:`InputError`."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        check_workers(workers)
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None, silence_logs=50) as cluster, Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
+                         f"({' '.join(str(exc).split())[:200]})") from None
+    with client:
+        yield client
+
+
 def _task(arguments: dict[str, Any]) -> tuple[Any, str]:
     """One search on a worker: the :class:`~verify.hunt.HuntResult` and the worker's address."""
     from distributed import get_worker
@@ -128,41 +150,25 @@ def distributed_hunt(claim: str, matrix: str, heads: int, max_examples: int, see
     """Run a hunt's tasks on a Dask scheduler (``scheduler``) or a local cluster of ``workers`` processes."""
     if not dask_available():
         raise InputError("--scheduler needs Dask: pip install \".[cluster]\" (dask[distributed])")
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
     from .hunt import merge_results
 
     start = time.perf_counter()
-    cluster = None
-    try:
-        if scheduler is None:
-            check_workers(workers)
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None, silence_logs=50)
-            client = Client(cluster)
-        else:
-            try:
-                client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise InputError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
-                                 f"({' '.join(str(exc).split())[:200]})") from None
-        with client:
-            count = workers if scheduler is None else max(1, len(client.scheduler_info()["workers"]))
-            tasks = hunt_tasks(max_examples, seed, family, count)
-            arguments = [dict(claim=claim, matrix=matrix, heads=heads, max_examples=t["max_examples"],
-                              seed=t["seed"], steps=steps, family=t["family"], max_n=max_n, max_d=max_d,
-                              model=model, lemma_files=lemma_files, database=database) for t in tasks]
-            futures = client.map(_task, arguments, pure=False)
-            results, per_worker = [], {}
-            for done, future in enumerate(as_completed(futures), 1):
-                result, address = future.result()
-                results.append(result)
-                per_worker[address] = per_worker.get(address, 0) + result.examples
-                if progress is not None:
-                    progress(done, len(futures))
-            address = client.scheduler.address
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with connect(scheduler, workers) as client:
+        count = workers if scheduler is None else max(1, len(client.scheduler_info()["workers"]))
+        tasks = hunt_tasks(max_examples, seed, family, count)
+        arguments = [dict(claim=claim, matrix=matrix, heads=heads, max_examples=t["max_examples"],
+                          seed=t["seed"], steps=steps, family=t["family"], max_n=max_n, max_d=max_d,
+                          model=model, lemma_files=lemma_files, database=database) for t in tasks]
+        futures = client.map(_task, arguments, pure=False)
+        results, per_worker = [], {}
+        for done, future in enumerate(as_completed(futures), 1):
+            result, address = future.result()
+            results.append(result)
+            per_worker[address] = per_worker.get(address, 0) + result.examples
+            if progress is not None:
+                progress(done, len(futures))
+        address = client.scheduler.address
     return merge_results(results, claim, matrix, heads, seed, steps, model, time.perf_counter() - start,
                          cluster={"scheduler": address, "workers": per_worker, "tasks": len(tasks)})
