@@ -254,7 +254,7 @@ def test_report_lemmas_section(tmp_path):
     figures = build_figures(doc)
     text = render_markdown(doc, figures)
     assert "## Lemmas brought by the user" in text and "**false** where claimed: ALL-LEAD-1" in text
-    assert "lemma-ALL-LEAD-1-spd.png" in figures
+    assert "lemma-ALL-LEAD-1.png" in figures
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('nope')\n")
     result = subprocess.run([sys.executable, "-m", "verify", "report", "--lemmas", str(broken), "--output-dir",

@@ -49,11 +49,14 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
         png = _counterexample_png(h, f"{h['claim']} counterexample, {h['matrix']} A, {h['heads']} head(s)")
         if png is not None:
             figures[f"counterexample-{h['claim']}-{h['matrix']}-h{h['heads']}.png"] = png
-    for entry in doc.get("lemmas") or []:
-        for h in entry["hunts"]:
+    for entry in doc.get("lemmas") or []:  # one drawing per lemma (the report stays small): claimed classes first
+        found = sorted((h for h in entry["hunts"] if h["counterexample"] is not None),
+                       key=lambda h: h["matrix"] not in entry["under"])
+        for h in found:
             png = _counterexample_png(h, f"{h['claim']} counterexample, {h['matrix']} A")
             if png is not None:
-                figures[f"lemma-{h['claim']}-{h['matrix']}.png"] = png
+                figures[f"lemma-{h['claim']}.png"] = png
+                break
     sentiment_dir = doc.get("sentiment_figures_dir")
     if doc.get("sentiment") and sentiment_dir and os.path.isdir(sentiment_dir):
         for file in sorted(os.listdir(sentiment_dir)):
@@ -182,8 +185,8 @@ def _lemmas(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
                       f"replay: `python -m verify check CONFIG --steps {h['step']} --lemmas {entry['source']}`):",
                       "", "```json", json.dumps(h["counterexample"]), "```",
                       f"Witness: `{json.dumps(h['witness'])[:600]}`", ""]
-            lines += _image(figures, f"lemma-{h['claim']}-{h['matrix']}.png", f"{h['claim']} counterexample",
-                            doc["seed"])
+
+        lines += _image(figures, f"lemma-{entry['name']}.png", f"{entry['name']} counterexample", doc["seed"])
     return lines
 
 
