@@ -187,19 +187,15 @@ def _check(args) -> int:
 
 def _limit_verdict(item, config, traj, args) -> Verdict:
     """P5 on the exact backend: the certified limit, judged where P5 is claimed."""
+    from .claims import claimed_verdict
     from .lemmas import not_claimed
 
     if args.backend != "exact":
         return Verdict(item.name, None, reason="P5 is a limit: it is certified on the exact engine (verify limit)")
-    why = not_claimed(item, config)
     if not config.identity_values or any(h.alpha <= 0 for _, h in config.all_heads()):
-        return Verdict(item.name, None, reason=why or "the certified limit needs V = I and alpha > 0")
+        return Verdict(item.name, None, reason=not_claimed(item, config) or "the certified limit needs V = I and alpha > 0")
     verdict = item.checker(config, args.limit_steps, args.max_memory)
-    if why is not None and verdict.holds is not None:
-        return Verdict(item.name, None, reason=f"{why}; checked anyway: "
-                       f"{'holds' if verdict.holds else 'fails'} on this run", witness=verdict.witness,
-                       extra=verdict.extra, observed=verdict.holds)
-    return verdict
+    return verdict if verdict.holds is None else claimed_verdict(item, config, verdict)
 
 
 def _limit(args) -> int:

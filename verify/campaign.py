@@ -208,7 +208,7 @@ def _write_results(args, tasks, done, elapsed: float, timed_out: bool) -> dict[s
         finished = [done[t["id"]] for t in members if t["id"] in done]
         if not finished:
             continue
-        results = [_result(entry["result"]) for entry in finished]
+        results = [HuntResult.from_json(entry["result"]) for entry in finished]
         first = members[0]["arguments"]
         workers: dict[str, int] = {}
         for entry in finished:
@@ -230,14 +230,3 @@ def _write_results(args, tasks, done, elapsed: float, timed_out: bool) -> dict[s
     }
     write_atomic(os.path.join(args.output_dir, "campaign.json"), json.dumps(summary, indent=1) + "\n")
     return summary
-
-
-def _result(document: dict[str, Any]):
-    """A :class:`~verify.hunt.HuntResult` back from its JSON form (a journal entry)."""
-    from .hunt import HuntResult
-
-    return HuntResult(document["claim"], document["matrix"], document["heads"], document["counterexample"],
-                      document["step"], document["witness"], document["examples"], document["elapsed_s"],
-                      document["seed"], document["steps_checked"], model=document.get("model"),
-                      lemma_source=document.get("lemma_source", "built-in"),
-                      shrink_calls=document.get("shrink_calls", 0))

@@ -41,11 +41,8 @@ from .run import Run, Verdict
 CLAIMS = ("P1", "P2", "P3", "P4", "P5", "D1", "D2", "D3")
 FINITE_CLAIMS = ("P1", "P2", "P3", "P4", "D1", "D2", "D3")
 
-__all__ = ["CLAIMS", "FINITE_CLAIMS", "BUILTIN_LEMMAS", "Verdict", "Run", "Analysis", "check", "check_all",
+__all__ = ["CLAIMS", "FINITE_CLAIMS", "BUILTIN_LEMMAS", "Verdict", "Run", "check", "check_all", "claimed_verdict",
            "evaluate"]
-
-#: Former name of :class:`~verify.run.Run`.
-Analysis = Run
 
 _NOT_H = ("symmetric", "indefinite", "nonsymmetric")
 
@@ -325,8 +322,13 @@ BUILTIN_LEMMAS: tuple[Lemma, ...] = (check_P1, check_P2, check_P3, check_P4, P5,
 
 def evaluate(item: Lemma, run: Run) -> Verdict:
     """The verdict of a finite lemma on ``run``: ``holds`` where it is claimed, ``null`` with what was observed elsewhere."""
-    verdict = item.judge(run)
-    why = not_claimed(item, run.config)
+    return claimed_verdict(item, run.config, item.judge(run))
+
+
+def claimed_verdict(item: Lemma, config: Config, verdict: Verdict) -> Verdict:
+    """``verdict`` where ``item`` is claimed for ``config``; elsewhere ``holds: null`` with the reason
+    and what was observed (``observed``, the witness)."""
+    why = not_claimed(item, config)
     if why is None:
         return verdict
     found = "holds on this run" if verdict.holds else (

@@ -33,7 +33,7 @@ from dynamics.parallel import worker_pool
 from .claims import FINITE_CLAIMS
 from .lemmas import Lemma, Registry, registry
 from .run import Run
-from .strategies import ALPHA_SCHEDULES, FAMILIES, MATRIX_CLASSES, VALUE_CLASSES, configs
+from .strategies import FAMILIES, MATRIX_CLASSES, configs, model_problem
 
 __all__ = ["HuntResult", "claim_failure", "hunt", "CORPUS_DIR", "save_counterexample", "lemma_registry"]
 
@@ -208,6 +208,15 @@ class HuntResult:
     shrink_calls: int = 0
     counterexamples: list[dict[str, Any]] | None = None
     cluster: dict[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> "HuntResult":
+        """A result back from its :meth:`to_json` form (a campaign journal entry, a report section)."""
+        return cls(document["claim"], document["matrix"], document["heads"], document["counterexample"],
+                   document["step"], document["witness"], document["examples"], document["elapsed_s"],
+                   document["seed"], document["steps_checked"], saved_to=document.get("saved_to"),
+                   model=document.get("model"), lemma_source=document.get("lemma_source", "built-in"),
+                   shrink_calls=document.get("shrink_calls", 0))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -409,16 +418,11 @@ def _model(item: Lemma | None, values: str | None, layers: int | None, alpha_sch
     for key, value in (("values", values), ("layers", layers), ("alpha_schedule", alpha_schedule)):
         if value is not None:
             model[key] = value
-    if model["values"] not in VALUE_CLASSES:
-        raise InputError(f"unknown value-matrix class {model['values']!r} (choose from {', '.join(VALUE_CLASSES)})")
-    if model["alpha_schedule"] not in ALPHA_SCHEDULES:
-        raise InputError(f"unknown alpha schedule {model['alpha_schedule']!r} (choose from {', '.join(ALPHA_SCHEDULES)})")
-    L = model["layers"]
-    bounds = tuple(L) if isinstance(L, (list, tuple)) else (L, L)
-    if len(bounds) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 8 for x in bounds) \
-            or bounds[0] > bounds[1]:
-        raise InputError(f"layers must be an integer in 1..8 (or a range low ≤ high in it), got {L!r}")
-    model["layers"] = L if isinstance(L, int) else list(bounds)
+    problem = model_problem(model)
+    if problem is not None:
+        raise InputError(f"hunt: {problem}")
+    if not isinstance(model["layers"], int):
+        model["layers"] = list(model["layers"])
     return model
 
 

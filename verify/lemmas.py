@@ -327,21 +327,11 @@ _COLLECTING: list[list[Lemma]] = []
 
 def _check_model(where: str, model: dict[str, Any]) -> None:
     """Refuse (one line naming the lemma) a ``model`` declaration the hunter could not draw."""
-    from .strategies import ALPHA_SCHEDULES, FAMILIES, VALUE_CLASSES
+    from .strategies import model_problem
 
-    unknown = sorted(set(model) - {"values", "layers", "alpha_schedule", "family"}, key=str)
-    if unknown:
-        raise LemmaError(f"{where}: unknown model option {unknown[0]!r} (values, layers, alpha_schedule, family)")
-    for key, allowed in (("values", VALUE_CLASSES), ("alpha_schedule", ALPHA_SCHEDULES), ("family", FAMILIES)):
-        if key in model and model[key] not in allowed:
-            raise LemmaError(f"{where}: model {key} must be one of {', '.join(allowed)}, got {model[key]!r}"[:300])
-    if "layers" in model:
-        L = model["layers"]
-        bounds = tuple(L) if isinstance(L, (list, tuple)) else (L, L)
-        if len(bounds) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 8
-                                       for x in bounds) or bounds[0] > bounds[1]:
-            raise LemmaError(f"{where}: model layers must be an integer in 1..8 or a range (low, high) in it, "
-                             f"got {L!r}"[:300])
+    problem = model_problem(model)
+    if problem is not None:
+        raise LemmaError(f"{where}: model {problem}")
 
 
 def not_claimed(lemma_: Lemma, config: Config) -> str | None:

@@ -48,6 +48,7 @@ __all__ = [
     "ALPHA_SCHEDULES",
     "FAMILIES",
     "value_matrices",
+    "model_problem",
     "rationals",
     "matrices",
     "alphas",
@@ -201,6 +202,27 @@ def token_sets(draw, n: int | None = None, d: int | None = None, family: str | N
         twin = (base[j][0] + nudge,) + tuple(base[j][1:])
         return tuple(base + [twin])
     raise ValueError(f"unknown family {family!r}")
+
+
+MODEL_OPTIONS = ("values", "layers", "alpha_schedule", "family")
+
+
+def model_problem(model: dict) -> str | None:
+    """What is wrong with a hunt's model options (``values``, ``layers``, ``alpha_schedule``, ``family``:
+    the keyword arguments of :func:`configs` a lemma may declare), in one phrase; ``None`` if nothing is."""
+    unknown = sorted(set(model) - set(MODEL_OPTIONS), key=str)
+    if unknown:
+        return f"unknown model option {unknown[0]!r} ({', '.join(MODEL_OPTIONS)})"
+    for key, allowed in (("values", VALUE_CLASSES), ("alpha_schedule", ALPHA_SCHEDULES), ("family", FAMILIES)):
+        if key in model and model[key] not in allowed:
+            return f"{key} must be one of {', '.join(allowed)}, got {model[key]!r}"[:300]
+    if "layers" in model:
+        L = model["layers"]
+        bounds = tuple(L) if isinstance(L, (list, tuple)) else (L, L)
+        if len(bounds) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 8
+                                       for x in bounds) or bounds[0] > bounds[1]:
+            return f"layers must be an integer in 1..8 or a range (low, high) in it, got {L!r}"[:300]
+    return None
 
 
 @functools.lru_cache(maxsize=None)

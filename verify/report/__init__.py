@@ -348,9 +348,7 @@ def _save_counterexamples(document: dict[str, Any], budget: sections.Budget, see
     lemma_hunts = [h for entry in document.get("lemmas") or [] for h in entry["hunts"]]
     for h in (document.get("hunts") or []) + lemma_hunts:
         if h["counterexample"] is not None:
-            result = HuntResult(h["claim"], h["matrix"], h["heads"], h["counterexample"], h["step"],
-                                h["witness"], h["examples"], h["elapsed_s"], h["seed"], h["steps_checked"],
-                                model=h.get("model"), lemma_source=h.get("lemma_source", "built-in"))
+            result = HuntResult.from_json(h)
             path = save_counterexample(result, f"python -m verify report --{budget.name} --seed {seed}")
             h["saved_to"] = os.path.relpath(path)
 
