@@ -14,6 +14,29 @@ if str(ROOT) not in sys.path:
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.fixture
+def slow_lemmas(tmp_path) -> Path:
+    """A lemma file for the Dask tests: SLOW-TRUE (true, 50 ms a check: keeps workers busy) and
+    ALL-LEAD-1 (false: every token a leader at step 1)."""
+    path = tmp_path / "slow_lemmas.py"
+    path.write_text("""
+import time
+from verify.lemmas import lemma
+
+@lemma("SLOW-TRUE", statement="a true lemma whose check takes 50 ms (to keep workers busy)")
+def slow(run):
+    time.sleep(0.05)
+    return None
+
+@lemma("ALL-LEAD-1", statement="every token is a leader at step 1", under=("spd",))
+def all_lead(run):
+    if run.steps >= 1 and len(run.leaders[1]) < run.n:
+        return {"step": 1, "leaders": list(run.leaders[1])}
+    return None
+""")
+    return path
+
+
 def _cuda_available() -> bool:
     try:
         import torch

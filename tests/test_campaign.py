@@ -16,21 +16,6 @@ import pytest
 pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parent.parent
-SLOW_LEMMA = """
-import time
-from verify.lemmas import lemma
-
-@lemma("SLOW-TRUE", statement="a true lemma whose check takes 50 ms (to keep workers busy)")
-def slow(run):
-    time.sleep(0.05)
-    return None
-
-@lemma("ALL-LEAD-1", statement="every token is a leader at step 1", under=("spd",))
-def all_lead(run):
-    if run.steps >= 1 and len(run.leaders[1]) < run.n:
-        return {"step": 1, "leaders": list(run.leaders[1])}
-    return None
-"""
 
 
 def campaign(out: Path, *extra: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -44,9 +29,8 @@ def journal(out: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json")} if folder.exists() else {}
 
 
-def test_a_small_campaign_covers_its_table_resumes_and_is_rendered(tmp_path):
-    lemmas = tmp_path / "mine.py"
-    lemmas.write_text(SLOW_LEMMA)
+def test_a_small_campaign_covers_its_table_resumes_and_is_rendered(tmp_path, slow_lemmas):
+    lemmas = slow_lemmas
     out = tmp_path / "out"
     done = campaign(out, "--lemmas", str(lemmas), "--claims", "P3,ALL-LEAD-1", "--examples", "12", "--splits", "2",
                     "--budget", "4m", "--json")
@@ -72,9 +56,8 @@ def test_a_small_campaign_covers_its_table_resumes_and_is_rendered(tmp_path):
     assert "| ALL-LEAD-1 | spd | 1 |" in (out / "index.md").read_text()
 
 
-def test_a_killed_client_resumes_without_redoing_finished_tasks(tmp_path):
-    lemmas = tmp_path / "slow.py"
-    lemmas.write_text(SLOW_LEMMA)
+def test_a_killed_client_resumes_without_redoing_finished_tasks(tmp_path, slow_lemmas):
+    lemmas = slow_lemmas
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "verify", "campaign", "--output-dir", str(out), "--workers", "2", "--steps", "3",
             "--no-progress", "--lemmas", str(lemmas), "--claims", "SLOW-TRUE", "--examples", "60", "--splits", "4",
@@ -104,9 +87,8 @@ def test_a_killed_client_resumes_without_redoing_finished_tasks(tmp_path):
     assert cell["examples"] == 60 and cell["campaign"]["complete"]
 
 
-def test_the_budget_stops_the_campaign_and_a_rerun_continues(tmp_path):
-    lemmas = tmp_path / "slow.py"
-    lemmas.write_text(SLOW_LEMMA)
+def test_the_budget_stops_the_campaign_and_a_rerun_continues(tmp_path, slow_lemmas):
+    lemmas = slow_lemmas
     out = tmp_path / "out"
     common = ["--lemmas", str(lemmas), "--claims", "SLOW-TRUE", "--examples", "80", "--splits", "8", "--json"]
     first = campaign(out, *common, "--budget", "1s")

@@ -22,15 +22,6 @@ pytest.importorskip("distributed")
 from verify.hunt import hunt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SLOW_LEMMA = """
-import time
-from verify.lemmas import lemma
-
-@lemma("SLOW-TRUE", statement="a true lemma whose check takes 20 ms (to keep workers busy)")
-def slow(run):
-    time.sleep(0.02)
-    return None
-"""
 
 
 def _free_port() -> int:
@@ -130,10 +121,9 @@ def test_a_hunt_through_a_real_scheduler_uses_both_workers(dask_cluster, tmp_pat
     assert len(result["cluster"]["workers"]) == 2 and all(v > 0 for v in result["cluster"]["workers"].values())
 
 
-def test_a_worker_killed_mid_hunt_loses_nothing(dask_cluster, tmp_path):
+def test_a_worker_killed_mid_hunt_loses_nothing(dask_cluster, slow_lemmas):
     address, workers = dask_cluster
-    lemmas = tmp_path / "slow.py"
-    lemmas.write_text(SLOW_LEMMA)
+    lemmas = slow_lemmas
     outcome: dict = {}
 
     def run() -> None:

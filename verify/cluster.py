@@ -117,7 +117,7 @@ def connect(scheduler: str | None, workers: int):
     if scheduler is None:
         check_workers(workers)
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None, silence_logs=50) as cluster, Client(cluster) as client:
+                          dashboard_address="127.0.0.1:0", silence_logs=50) as cluster, Client(cluster) as client:
             yield client
         return
     try:
