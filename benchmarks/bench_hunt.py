@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,15 +83,16 @@ def _run(code_root: str, argv: list[str], timeout: int = 3600) -> dict:
     return json.loads(done.stdout)
 
 
-def measure(code_root: str, configs_file: str, examples: int, seed: int, steps: int) -> dict:
-    """Both measurements with the code at ``code_root``."""
+def measure_hunt(code_root: str, examples: int, seed: int, steps: int) -> dict:
+    """Measurement (a) with the code at ``code_root``: one hunt in a fresh process."""
     hunt = _run(code_root, ["-m", "verify", "hunt", "--claim", "all", "--matrix", "spd", "--max-examples",
                             str(examples), "--seed", str(seed), "--steps", str(steps), "--json"])
-    check = _run(code_root, ["-c", _CHECK, configs_file, str(steps)])
-    return {"hunt_examples": hunt["examples"], "hunt_s": hunt["elapsed_s"],
-            "hunt_examples_per_s": hunt["examples"] / hunt["elapsed_s"],
-            "hunt_counterexample": hunt["counterexample"], "check_s": check["seconds"],
-            "verdicts": check["verdicts"]}
+    return {"examples_per_s": hunt["examples"] / hunt["elapsed_s"], "counterexample": hunt["counterexample"]}
+
+
+def measure_check(code_root: str, configs_file: str, steps: int) -> dict:
+    """Measurement (b) with the code at ``code_root``."""
+    return _run(code_root, ["-c", _CHECK, configs_file, str(steps)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=300, help="examples per hunt and configurations checked")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="hunt pairs (baseline, now) run in turn; the speed-up is the median of their ratios")
     parser.add_argument("--save", action="store_true", help=f"merge the result into {PUBLISHED} under 'hunt'")
     parser.add_argument("--output", help="also write the JSON result to this file")
     args = parser.parse_args(argv)
@@ -112,29 +116,42 @@ def main(argv: list[str] | None = None) -> int:
                        check=True)
         try:
             start = time.perf_counter()
-            before = measure(baseline_root, configs_file, args.examples, args.seed, args.steps)
-            after = measure(ROOT, configs_file, args.examples, args.seed, args.steps)
+            pairs = []  # baseline and now in turn, so that a drift of the machine's speed hits both alike
+            for _ in range(args.repeat):
+                before = measure_hunt(baseline_root, args.examples, args.seed, args.steps)
+                after = measure_hunt(ROOT, args.examples, args.seed, args.steps)
+                pairs.append((before, after))
+            check_before = measure_check(baseline_root, configs_file, args.steps)
+            check_after = measure_check(ROOT, configs_file, args.steps)
             elapsed = time.perf_counter() - start
         finally:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", baseline_root], check=False)
-    same = before["verdicts"] == after["verdicts"]
+    ratios = [a["examples_per_s"] / b["examples_per_s"] for b, a in pairs]
+    same = check_before["verdicts"] == check_after["verdicts"]
     result = {
         "command": "python -m benchmarks.bench_hunt" + "".join(
-            f" --{k} {v}" for k, v in (("baseline", args.baseline), ("examples", args.examples), ("seed", args.seed))),
+            f" --{k} {v}" for k, v in (("baseline", args.baseline), ("examples", args.examples), ("seed", args.seed),
+                                       ("repeat", args.repeat))),
         "commit": git_commit(), "baseline": args.baseline, "date": utc_now(), "examples": args.examples,
-        "steps": args.steps, "cpu_count": os.cpu_count(),
-        "hunt_examples_per_s": {"baseline": before["hunt_examples_per_s"], "now": after["hunt_examples_per_s"]},
-        "hunt_speedup": after["hunt_examples_per_s"] / before["hunt_examples_per_s"],
-        "check_s": {"baseline": before["check_s"], "now": after["check_s"]},
-        "check_speedup": before["check_s"] / after["check_s"],
-        "same_verdicts": same, "configs_checked": len(after["verdicts"]),
-        "same_hunt_result": before["hunt_counterexample"] == after["hunt_counterexample"],
+        "steps": args.steps, "cpu_count": os.cpu_count(), "repeat": args.repeat,
+        "hunt_examples_per_s": {"baseline": statistics.median(b["examples_per_s"] for b, _ in pairs),
+                                "now": statistics.median(a["examples_per_s"] for _, a in pairs)},
+        "hunt_speedup": statistics.median(ratios),
+        "hunt_pairs": [{"baseline": b["examples_per_s"], "now": a["examples_per_s"], "speedup": r}
+                       for (b, a), r in zip(pairs, ratios)],
+        "check_s": {"baseline": check_before["seconds"], "now": check_after["seconds"]},
+        "check_speedup": check_before["seconds"] / check_after["seconds"],
+        "same_verdicts": same, "configs_checked": len(check_after["verdicts"]),
+        "same_hunt_result": all(b["counterexample"] == a["counterexample"] for b, a in pairs),
         "elapsed_s": elapsed,
     }
-    print(f"(a) hunt --claim all --matrix spd, {args.examples} examples: {before['hunt_examples_per_s']:.1f} -> "
-          f"{after['hunt_examples_per_s']:.1f} examples/s ({result['hunt_speedup']:.1f}x)")
-    print(f"(b) exact checking of the same {len(after['verdicts'])} configurations: {before['check_s']:.1f} s -> "
-          f"{after['check_s']:.1f} s ({result['check_speedup']:.1f}x); identical verdicts: {same}")
+    rates = result["hunt_examples_per_s"]
+    print(f"(a) hunt --claim all --matrix spd, {args.examples} examples, {args.repeat} pairs in turn: "
+          f"{rates['baseline']:.1f} -> {rates['now']:.1f} examples/s (medians); speed-up per pair "
+          f"{', '.join(f'{r:.1f}x' for r in ratios)}, median {result['hunt_speedup']:.1f}x")
+    print(f"(b) exact checking of the same {len(check_after['verdicts'])} configurations: "
+          f"{check_before['seconds']:.1f} s -> {check_after['seconds']:.1f} s ({result['check_speedup']:.1f}x); "
+          f"identical verdicts: {same}")
     text = json.dumps(result, indent=2) + "\n"
     if args.save:
         published = {}

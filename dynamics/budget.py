@@ -138,10 +138,20 @@ def estimate_memory(config: Config, steps: int, backend: str, keep_states: bool 
     return int(entries * per_entry + exact_scores + float_filter)
 
 
+#: Estimated size below which a run is not checked against the available memory.
+SMALL_RUN_BYTES = 16 << 20
+
+
 def check_memory(config: Config, steps: int, backend: str, limit: int | None = None,
                  keep_states: bool = True) -> None:
-    """Refuse (``LimitError``) a run whose estimated memory exceeds ``limit`` (default: available memory)."""
+    """Refuse (``LimitError``) a run whose estimated memory exceeds ``limit`` (default: available memory).
+
+    Without a ``limit``, a run estimated under :data:`SMALL_RUN_BYTES` is never refused (reading the
+    available memory costs more than a small run: a hunt checks thousands of them).
+    """
     need = estimate_memory(config, steps, backend, keep_states)
+    if limit is None and need <= SMALL_RUN_BYTES:
+        return
     have = available_memory() if limit is None else limit
     if need > have:
         raise LimitError(

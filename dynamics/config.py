@@ -179,7 +179,7 @@ class Config:
 
     def layer_index(self, k: int) -> int:
         """The schedule entry layer ``k`` uses: ``min(k, L - 1)``."""
-        return min(k, len(self.schedule) - 1)
+        return 0 if self.layers is None else min(k, len(self.layers) - 1)
 
     def heads_at(self, k: int) -> tuple[Head, ...]:
         """The heads of layer ``k`` (the map from ``Z^k`` to ``Z^{k+1}``; also the follow sets of ``Z^k``)."""

@@ -71,7 +71,7 @@ def leaders(follow: FollowSets, keys: Sequence[Hashable]) -> tuple[int, ...]:
         ``keys[i] == keys[j]`` exactly when ``z_i = z_j`` (in the backend's
         arithmetic: exact for the exact engine, bitwise for floats).
     """
-    return tuple(i for i, c in enumerate(follow) if all(keys[j] == keys[i] for j in c))
+    return tuple(i for i, c in enumerate(follow) if c == (i,) or all(keys[j] == keys[i] for j in c))
 
 
 def clusters(keys: Iterable[Hashable]) -> list[list[int]]:

@@ -82,3 +82,30 @@ def test_a_hunt_counts_generated_examples_and_simplifies_the_model():
     assert claim_failure(config_from_dict(cx), "P1", cx["steps"]) is not None
     doc = result.to_json()
     assert doc["model"] == {"values": "rotation", "layers": 2, "alpha_schedule": "any"} and doc["shrink_calls"] >= 0
+
+
+def test_spent_shrink_budget_ends_the_hunt_with_its_counterexample(monkeypatch):
+    """Once the shrinking budget is spent the search raises its own signal on every call, so
+    Hypothesis's replay of the smallest failure disagrees with the first run and it raises a
+    FlakyFailure group of those signals: the hunt still ends with its counterexample (a regression:
+    a campaign once crashed here)."""
+    import verify.hunt as H
+
+    monkeypatch.setattr(H, "SHRINK_CALLS_PER_EXAMPLE", 0)
+    monkeypatch.setattr(H, "SHRINK_CALLS_MIN", 0)
+    monkeypatch.setattr(H, "claim_failure", lambda config, *args: (1, {"step": 0}) if config.n >= 2 else None)
+    monkeypatch.setattr(H, "minimise", lambda config, *args, **kwargs: (config, 1, {"step": 0}))
+    for seed in range(3):
+        result = H.hunt("all", "spd", max_examples=50, seed=seed)
+        assert result.counterexample is not None and len(result.counterexample["tokens"]) >= 2
+
+
+def test_other_errors_inside_the_search_still_propagate(monkeypatch):
+    import verify.hunt as H
+
+    def broken(config, *args):
+        raise ZeroDivisionError("a checker bug")
+
+    monkeypatch.setattr(H, "claim_failure", broken)
+    with pytest.raises(ZeroDivisionError):
+        H.hunt("all", "spd", max_examples=5, seed=0)

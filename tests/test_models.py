@@ -558,3 +558,57 @@ def test_torch_cuda_float64_matches_exact_follow_sets():
     t = simulate(config, 4, backend="torch", dtype="float64", device="cuda")
     assert t.follow == exact.follow and t.follow_by_head == exact.follow_by_head and t.leaders == exact.leaders
     np.testing.assert_allclose(t.states[-1], state_to_float(exact.states[-1]), rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# Fixed states: the engine and verify.run.Run reuse a repeated step (exact equality, same entry)
+# --------------------------------------------------------------------------------------------
+
+FIXED_THEN_SWAP = {"tokens": [[2, 0], [0, 1]], "layers": [{"A": [[1, 0], [0, 1]], "alpha": 1},
+                                                          {"A": [[1, 0], [0, 1]], "alpha": 2},
+                                                          {"A": SWAP, "alpha": 1}]}
+
+
+def assert_run_matches_reference(config, steps):
+    """``verify.run.Run`` (its own follow sets, leaders and ``repeats``) against the reference."""
+    from verify.run import Run
+
+    states, by_head, _, leaders = ref_run(config, steps)
+    run = Run(config, simulate(config, steps, backend="exact"))
+    assert [run.follow_at(k) for k in range(steps + 1)] == list(by_head)
+    assert list(run.leaders) == leaders
+    assert run.repeats == [k > 0 and states[k] == states[k - 1] and config.layer_index(k) == config.layer_index(k - 1)
+                           for k in range(steps + 1)]
+    return run
+
+
+def test_fixed_state_is_reused_only_under_the_same_schedule_entry():
+    """Z^0 = Z^1 = Z^2 under two entries with A = I (different alpha), then the swap moves both tokens:
+    the fixed state must not carry its follow sets into entry 2, nor entry 0's into entry 1."""
+    config = config_from_dict(FIXED_THEN_SWAP)
+    run = assert_run_matches_reference(config, 6)
+    assert run.states[0] == run.states[1] == run.states[2] != run.states[3]
+    assert run.follow[1] == (((0,), (1,)),) and run.follow[2] == (((1,), (0,)),)
+    assert run.repeats[:3] == [False, False, False]  # k = 1: same state, but entry 1 is not entry 0
+    t = simulate(config, 6, backend="exact")
+    assert_matches_reference(t, config, 6)
+
+
+def test_a_fixed_state_repeats_to_the_end():
+    """One token (always fixed) and two tokens that both lead: every later step repeats (reused), and
+    the run still equals the reference step by step."""
+    for obj in ({"tokens": [["1/3", -2]], "A": [[2, 1], [1, 1]], "alpha": "3/2"},
+                {"tokens": [[1, 0], [0, 1]], "A": [[1, 0], [0, 1]], "alpha": 1}):
+        config = config_from_dict(obj)
+        run = assert_run_matches_reference(config, 8)
+        assert run.repeats == [False] + [True] * 8
+        assert_matches_reference(simulate(config, 8, backend="exact"), config, 8)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=SLOW_OK)
+@given(data=st.data())
+def test_run_follow_sets_match_reference(data):
+    """Run recomputes follow sets (reusing them only for a repeated state under the same entry)."""
+    config = data.draw(configs(matrix=data.draw(st.sampled_from(MATRICES)), heads=(1, 2), max_n=5, max_d=2,
+                               layers=(1, 3), family=data.draw(st.sampled_from(["duplicates", "zero", "generic"]))))
+    assert_run_matches_reference(config, 5)

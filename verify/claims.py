@@ -70,8 +70,10 @@ def check_P1(a: Run) -> Verdict:
     """Each token of ``Z^{k+1}`` in ``conv(Z^k)``: first the certificate the update rule proposes
     (:func:`_update_certificates`, verified exactly in integers), else the exact LP of :mod:`verify.geometry`."""
     first, count, worst = None, 0, 0.0
+    certified: list[bool] = []
     for k in range(a.steps):
-        certified = _update_certificates(a, k)
+        if not (k and a.repeats[k] and a.repeats[k + 1]):  # else (Z^k, Z^{k+1}) = (Z^{k-1}, Z^k): same answer
+            certified = _update_certificates(a, k)
         for i in range(a.n):
             if certified[i]:
                 continue
@@ -88,22 +90,29 @@ def check_P1(a: Run) -> Verdict:
                    reason="" if count == 0 else "a token left the previous convex hull (distance in max_violation)")
 
 
-def _update_weights(a: Run, k: int) -> tuple[int, int, dict[tuple[int, int], int]] | None:
+def _update_weights(a: Run, k: int) -> tuple[int, int, list[list[int]]] | None:
     """The update rule's convex weights for step ``k`` as integers over one denominator ``q``:
-    ``(q, p_0, {(h, |C|): p})`` with ``c_0 = p_0/q`` on the token itself and ``c_h/|C^h_i| = p/q`` on
-    each token of ``C^h_i`` (the run's *recomputed* follow sets, the config's alphas). ``None`` when
-    they are not convex weights (some α < 0)."""
-    heads = a.config.heads_at(k)
+    ``(q, p_0, p)`` with ``c_0 = p_0/q`` on the token itself and ``c_h/m = p[h][m]/q`` on each token of
+    a follow set ``C^h_i`` of size ``m = 1 … n`` (the config's alphas; computed once per schedule
+    entry). ``None`` when they are not convex weights (some α < 0)."""
+    memo = a.__dict__.setdefault("_memo", {})
+    key = ("update weights", a.config.layer_index(k))
+    if key not in memo:
+        memo[key] = _layer_weights(a.config.heads_at(k), a.n)
+    return memo[key]
+
+
+def _layer_weights(heads, n: int) -> tuple[int, int, list[list[int]]] | None:
     if not all(isinstance(h.alpha, Fraction) and h.alpha >= 0 for h in heads):
         return None
     total = 1 + sum((h.alpha for h in heads), Fraction(0))
-    c0, ch = 1 / total, [h.alpha / total for h in heads]
-    shares = {(h, len(c)): ch[h] / len(c) for h, per in enumerate(a.follow_at(k)) for c in set(per)}
+    c0 = 1 / total
+    shares = [[Fraction(0)] + [h.alpha / total / m for m in range(1, n + 1)] for h in heads]
     q = c0.denominator
-    for share in shares.values():
+    for share in (x for per in shares for x in per):
         q = q * share.denominator // math.gcd(q, share.denominator)
     return (q, c0.numerator * (q // c0.denominator),
-            {key: share.numerator * (q // share.denominator) for key, share in shares.items()})
+            [[x.numerator * (q // x.denominator) for x in per] for per in shares])
 
 
 def _update_certificates(a: Run, k: int) -> list[bool]:
@@ -118,26 +127,34 @@ def _update_certificates(a: Run, k: int) -> list[bool]:
     if proposal is None:
         return [False] * a.n
     q, p0, shares = proposal
-    if q <= 0 or p0 < 0 or any(v < 0 for v in shares.values()):
+    if q <= 0 or p0 < 0 or any(v < 0 for per in shares for v in per):
         return [False] * a.n
     before, after = a.ints[k], a.ints[k + 1]
-    rows, d = before.rows, a.d
+    rows = before.rows
     sums: dict[tuple[int, ...], list[int]] = {}
 
     def face_sum(c: tuple[int, ...]) -> list[int]:
+        if len(c) == 1:
+            return rows[c[0]]
         if c not in sums:
-            sums[c] = [sum(rows[j][t] for j in c) for t in range(d)]
+            sums[c] = [sum(column) for column in zip(*(rows[j] for j in c))]
         return sums[c]
 
     scale, den = after.den, q * before.den
     follow = a.follow_at(k)
+    if len(follow) == 1:  # one head: the same test, unrolled
+        per, weights = follow[0], shares[0]
+        return [p0 + weights[len(c)] * len(c) == q
+                and all(scale * (p0 * x + weights[len(c)] * y) == den * z
+                        for x, y, z in zip(rows[i], face_sum(c), after.rows[i]))
+                for i, c in enumerate(per)]
     out = []
     for i in range(a.n):
         acc = [p0 * x for x in rows[i]]
         mass = p0
         for h, per in enumerate(follow):
             c = per[i]
-            p = shares[h, len(c)]
+            p = shares[h][len(c)]
             mass += p * len(c)
             acc = [x + p * y for x, y in zip(acc, face_sum(c))]
         out.append(mass == q and all(scale * x == den * y for x, y in zip(acc, after.rows[i])))

@@ -32,6 +32,7 @@ Rows = list[list[Fraction]]
 __all__ = [
     "exact_rows",
     "IntState",
+    "ScoreMatrix",
     "integer_matrix",
     "follow_sets",
     "leaders_of",
@@ -94,21 +95,40 @@ def integer_matrix(A: Sequence[Sequence[Fraction]]) -> list[list[int]]:
     return [[int(Fraction(x) * scale) for x in row] for row in A]
 
 
-def score_rows(state: IntState, M: list[list[int]]) -> list:
+def score_rows(state: IntState, M) -> list:
     """Integer scores proportional (per row, positive factor) to ``<A z_i, z_j>``: ``(N Mᵀ) Nᵀ``, exactly.
 
-    Computed as FLINT integer matrix products (3-5× faster than Python loops at n = 12); the
-    entries are exact integers (``fmpz``), compared exactly by the callers.
+    ``M`` is integer rows or a :class:`ScoreMatrix`. Computed as FLINT integer matrix products
+    (3-5× faster than Python loops at n = 12); the entries are exact integers (``fmpz``),
+    compared exactly by the callers.
     """
     from flint import fmpz_mat
 
+    MT = M.transposed if isinstance(M, ScoreMatrix) else fmpz_mat(M).transpose()
     N = fmpz_mat(state.rows)
-    return ((N * fmpz_mat(M).transpose()) * N.transpose()).tolist()
+    rows = N if MT is None else N * MT
+    return (rows * N.transpose()).tolist()
 
 
-def follow_sets(state: IntState, Ms: Sequence[list[list[int]]], diagonals: list | None = None
+class ScoreMatrix:
+    """An integer score matrix ``M`` (a positive multiple of ``A``) with its FLINT transpose built once
+    (``transposed`` is ``None`` for a positive multiple of the identity: no product needed)."""
+
+    __slots__ = ("rows", "transposed")
+
+    def __init__(self, rows: list[list[int]]):
+        from flint import fmpz_mat
+
+        self.rows = rows
+        d = len(rows)
+        scalar = rows[0][0] > 0 and all(rows[i][j] == (rows[0][0] if i == j else 0)
+                                        for i in range(d) for j in range(d))
+        self.transposed = None if scalar else fmpz_mat(rows).transpose()
+
+
+def follow_sets(state: IntState, Ms: Sequence, diagonals: list | None = None
                 ) -> list[tuple[tuple[int, ...], ...]]:
-    """Per head, ``C^h_i = argmax_j s^h_ij`` exactly.
+    """Per head, ``C^h_i = argmax_j s^h_ij`` exactly (``Ms``: integer rows or :class:`ScoreMatrix` per head).
 
     ``diagonals``, if given, receives per head the integer self-scores ``<M N_i, N_i>`` (a positive
     multiple ``a D²`` of ``<A z_i, z_i>``), which the scores already hold.
@@ -119,7 +139,8 @@ def follow_sets(state: IntState, Ms: Sequence[list[list[int]]], diagonals: list 
         rows = score_rows(state, M)
         for row in rows:
             best = max(row)
-            follow.append(tuple(j for j, s in enumerate(row) if s == best))
+            follow.append((row.index(best),) if row.count(best) == 1 else
+                          tuple(j for j, s in enumerate(row) if s == best))
         out.append(tuple(follow))
         if diagonals is not None:
             diagonals.append([rows[i][i] for i in range(len(rows))])
@@ -129,9 +150,12 @@ def follow_sets(state: IntState, Ms: Sequence[list[list[int]]], diagonals: list 
 def leaders_of(state: IntState, per_head) -> tuple[int, ...]:
     """Tokens whose follow sets (every head) hold only copies of themselves."""
     n = len(state.rows)
+    rows = state.rows
+    if len(per_head) == 1:
+        return tuple(i for i, c in enumerate(per_head[0]) if c == (i,) or all(rows[j] == rows[i] for j in c))
     return tuple(
         i for i in range(n)
-        if all(state.rows[j] == state.rows[i] for follow in per_head for j in follow[i])
+        if all(j == i or rows[j] == rows[i] for follow in per_head for j in follow[i])
     )
 
 

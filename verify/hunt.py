@@ -288,6 +288,9 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
             search()
         except (_Found, _OutOfBudget):
             pass
+        except BaseExceptionGroup as group:  # e.g. Hypothesis's FlakyFailure: a replay after the budget ran out
+            if group.subgroup(lambda e: not isinstance(e, (_Found, _OutOfBudget, BaseExceptionGroup))) is not None:
+                raise  # something other than the search's own signals
         except Unsatisfiable:
             raise InputError(f"hunt: no configuration of the {matrix} class can be drawn with these options "
                              f"(max-d {max_d}, family {family or 'any'}; e.g. every 1 × 1 matrix is symmetric)") from None

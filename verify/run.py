@@ -19,7 +19,8 @@ Stable public attributes (the lemma API, see :mod:`verify.lemmas`):
 
 Further attributes used by the built-in claims: ``run.follow_final`` (the
 follow sets of ``Z^K``), ``run.ints[k]`` (``Z^k`` as integer rows over one
-denominator, :class:`~verify.exact.IntState`), ``run.trajectory`` (the backend's
+denominator, :class:`~verify.exact.IntState`), ``run.repeats[k]`` (``Z^k = Z^{k-1}`` exactly under
+the same schedule entry, so step ``k`` repeats step ``k - 1``), ``run.trajectory`` (the backend's
 :class:`~dynamics.trajectory.Trajectory`, whose own decisions P4 and D1
 judge) and ``run.H`` (hypothesis H holds for every head of every layer).
 """
@@ -35,7 +36,7 @@ from dynamics.floats import json_number
 from dynamics.rational import RationalMatrix
 from dynamics.trajectory import Trajectory
 
-from .exact import IntState, exact_rows, follow_sets, integer_matrix, leaders_of, require_finite, satisfies_H
+from .exact import IntState, ScoreMatrix, exact_rows, follow_sets, integer_matrix, leaders_of, require_finite, satisfies_H
 
 __all__ = ["Run", "Verdict"]
 
@@ -96,11 +97,19 @@ class Run:
         self._states: tuple | None = None
         Ms = [[integer_matrix(h.A) for h in heads] for heads in config.schedule]
         self.score_matrices = Ms  # per schedule entry and head: a positive integer multiple of A
+        scores = [[ScoreMatrix(M) for M in heads] for heads in Ms]
         self.self_scores: list[list[list]] = []  # [k][h][i]: <M_h N_i, N_i>, a positive multiple a_h D_k² of <A_h z_i, z_i>
-        every = []
+        every: list = []
+        self.repeats = [False] * len(ints)  # repeats[k]: Z^k = Z^{k-1} exactly, under the same schedule entry
         for k, s in enumerate(ints):
+            if k and config.layer_index(k) == config.layer_index(k - 1) and s.den == ints[k - 1].den \
+                    and s.rows == ints[k - 1].rows:
+                self.repeats[k] = True  # the same state under the same heads: the same follow sets
+                every.append(every[-1])
+                self.self_scores.append(self.self_scores[-1])
+                continue
             diagonals: list = []
-            every.append(tuple(follow_sets(s, Ms[config.layer_index(k)], diagonals)))
+            every.append(tuple(follow_sets(s, scores[config.layer_index(k)], diagonals)))
             self.self_scores.append(diagonals)
         self.follow: tuple[tuple, ...] = tuple(every[:-1])
         self.follow_final = every[-1]

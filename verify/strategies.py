@@ -50,6 +50,7 @@ __all__ = [
     "value_matrices",
     "model_problem",
     "rationals",
+    "rational_values",
     "matrices",
     "alphas",
     "token_sets",
@@ -67,33 +68,58 @@ Matrix = tuple[tuple[Fraction, ...], ...]
 
 
 @functools.lru_cache(maxsize=None)
+def rational_values(max_denominator: int = 8, bound: int = 2) -> tuple[Fraction, ...]:
+    """Every rational ``p/q`` with ``1 <= q <= max_denominator`` and ``|p/q| <= bound``, once each,
+    simplest first: by denominator, then absolute value, positive before negative (``0, 1, -1, 2, …``)."""
+    values = {Fraction(p, q) for q in range(1, max_denominator + 1) for p in range(-bound * q, bound * q + 1)}
+    return tuple(sorted(values, key=lambda x: (x.denominator, abs(x), x < 0)))
+
+
+def _indexed(table: tuple, width: int, build=tuple) -> st.SearchStrategy:
+    """``width`` entries of ``table``, each one Hypothesis choice (an index), built by ``build``.
+
+    Hypothesis's cost is per choice and per nested strategy, and drawing is a quarter of a hunt's
+    time: one flat index per entry is the cheapest draw that keeps each entry uniform over the
+    table (a single integer for all entries would not be: Hypothesis draws large integers with a
+    heavy bias toward small ones). Shrinking an index moves its entry toward ``table[0]``, the
+    simplest value.
+    """
+    index = st.integers(0, len(table) - 1)
+    return st.tuples(*[index] * width).map(lambda xs: build([table[x] for x in xs]))
+
+
+@functools.lru_cache(maxsize=None)
 def rationals(max_denominator: int = 8, bound: int = 2) -> st.SearchStrategy[Fraction]:
     """Rationals ``p/q`` with ``1 <= q <= max_denominator`` and ``|p/q| <= bound``; shrink toward 0.
 
-    ``q`` and ``p`` are drawn independently (no ``flatmap``: a fixed strategy, built once) and ``p`` is
-    folded into ``[-bound q, bound q]`` keeping its sign, so ``p → 0`` and ``q → 1`` still shrink to 0.
+    One choice per number: an index into :func:`rational_values` (every such rational once,
+    simplest first), so shrinking goes ``… → 1/2 → 1 → 0``.
     """
-    def build(qp: tuple[int, int]) -> Fraction:
-        q, p = qp
-        limit = bound * q
-        if abs(p) > limit:
-            p = (abs(p) % (limit + 1)) * (1 if p > 0 else -1)
-        return Fraction(p, q)
-
-    top = bound * max_denominator
-    return st.tuples(st.integers(1, max_denominator), st.integers(-top, top)).map(build)
+    table = rational_values(max_denominator, bound)
+    return st.integers(0, len(table) - 1).map(table.__getitem__)
 
 
 @functools.lru_cache(maxsize=None)
 def _points(d: int) -> st.SearchStrategy[tuple[Fraction, ...]]:
-    return st.tuples(*[rationals()] * d)
+    """A point of ``d`` :func:`rationals` drawn as one choice."""
+    return _indexed(rational_values(), d)
+
+
+@functools.lru_cache(maxsize=None)
+def _point_lists(d: int, low: int, high: int) -> st.SearchStrategy[list[tuple[Fraction, ...]]]:
+    """Lists of ``low … high`` points in ``d`` dimensions (built once per size)."""
+    return st.lists(_points(d), min_size=low, max_size=high)
 
 
 @functools.lru_cache(maxsize=None)
 def _unimodular(d: int) -> st.SearchStrategy[list[list[int]]]:
-    return st.lists(st.integers(-2, 2), min_size=d * d, max_size=d * d).map(
-        lambda xs: [[1 if i == j else (xs[i * d + j] if j > i else 0) for j in range(d)] for i in range(d)]
-    )
+    """Upper unitriangular ``d × d`` integer matrices with entries in ``[-2, 2]`` above the diagonal
+    (one choice for all of them; shrinks toward ``I``)."""
+    def build(upper: list[int]) -> list[list[int]]:
+        entries = iter(upper)
+        return [[1 if i == j else (next(entries) if j > i else 0) for j in range(d)] for i in range(d)]
+
+    return _indexed((0, 1, -1, 2, -2), d * (d - 1) // 2, build)
 
 
 def _congruence(U: list[list[int]], D: Sequence[Fraction]) -> Matrix:
@@ -109,22 +135,19 @@ def matrices(kind: str, d: int) -> st.SearchStrategy[Matrix]:
     """A ``d × d`` rational matrix of class ``kind`` (see module docstring); built once per ``(kind, d)``."""
     if kind not in MATRIX_CLASSES:
         raise ValueError(f"matrix class must be one of {MATRIX_CLASSES}, got {kind!r}")
-    positive = st.integers(1, 4).map(Fraction) | st.sampled_from([Fraction(1, 2), Fraction(1, 3)])
+    positive = tuple(map(Fraction, (1, 2, 3, 4))) + (Fraction(1, 2), Fraction(1, 3))
+    signed = tuple(map(Fraction, (0, 1, -1, 2, -2, 3, -3)))
     if kind == "spd":
-        diag = st.lists(positive, min_size=d, max_size=d)
+        diag = _indexed(positive, d)
     elif kind == "symmetric":
-        diag = st.lists(st.integers(-3, 3).map(Fraction), min_size=d, max_size=d)
+        diag = _indexed(signed, d)
     elif kind == "indefinite":
         if d < 2:
             raise ValueError("an indefinite matrix needs d >= 2")
-        diag = st.tuples(
-            st.lists(positive, min_size=1, max_size=1),
-            st.lists(positive.map(lambda x: -x), min_size=1, max_size=1),
-            st.lists(st.integers(-3, 3).map(Fraction), min_size=d - 2, max_size=d - 2),
-        ).flatmap(lambda parts: st.permutations(parts[0] + parts[1] + parts[2]))
+        diag = st.tuples(_indexed(positive, 1), _indexed(positive, 1), _indexed(signed, d - 2)).flatmap(
+            lambda parts: st.permutations((parts[0][0], -parts[1][0]) + parts[2]))
     else:
-        entries = st.lists(rationals(4, 2), min_size=d * d, max_size=d * d)
-        return entries.map(lambda xs: tuple(tuple(xs[i * d: (i + 1) * d]) for i in range(d))).filter(
+        return _indexed(rational_values(4, 2), d * d, _square(d)).filter(
             lambda A: any(A[i][j] != A[j][i] for i in range(d) for j in range(d))
         )
     return st.tuples(_unimodular(d), diag).map(lambda ud: _congruence(*ud))
@@ -132,9 +155,16 @@ def matrices(kind: str, d: int) -> st.SearchStrategy[Matrix]:
 
 @functools.lru_cache(maxsize=None)
 def alphas(max_alpha: int = 10) -> st.SearchStrategy[Fraction]:
-    """Step sizes ``alpha`` rational in ``(0, max_alpha]`` (``p/q``, ``q ≤ 6``; shrink toward ``1/q``)."""
-    return st.tuples(st.integers(1, 6), st.integers(1, 6 * max_alpha)).map(
-        lambda qp: Fraction((qp[1] - 1) % (max_alpha * qp[0]) + 1, qp[0]))
+    """Step sizes ``alpha`` rational in ``(0, max_alpha]`` with denominator at most 6, simplest first
+    (one choice; shrink toward 1)."""
+    values = {Fraction(p, q) for q in range(1, 7) for p in range(1, max_alpha * q + 1)}
+    table = tuple(sorted(values, key=lambda x: (x.denominator, x)))
+    return st.integers(0, len(table) - 1).map(table.__getitem__)
+
+
+def _square(d: int):
+    """Build a ``d × d`` matrix (tuple of row tuples) from its ``d²`` entries, row by row."""
+    return lambda xs: tuple(tuple(xs[i * d: (i + 1) * d]) for i in range(d))
 
 
 def _rotate(v: Sequence[Fraction], c: Fraction, s: Fraction, axes=(0, 1)) -> tuple[Fraction, ...]:
@@ -155,20 +185,20 @@ def token_sets(draw, n: int | None = None, d: int | None = None, family: str | N
     n = n if n is not None else draw(st.integers(1, max_n))
     point = _points(d)
     if family == "generic":
-        return tuple(draw(st.lists(point, min_size=n, max_size=n)))
+        return tuple(draw(_point_lists(d, n, n)))
     if family == "duplicates":
-        base = draw(st.lists(point, min_size=1, max_size=max(1, n - 1)))
+        base = draw(_point_lists(d, 1, max(1, n - 1)))
         picks = draw(st.lists(st.integers(0, len(base) - 1), min_size=n - len(base), max_size=n - len(base)))
         tokens = list(base) + [base[i] for i in picks]
         return tuple(draw(st.permutations(tokens)))
     if family == "zero":
-        rest = draw(st.lists(point, min_size=n - 1, max_size=n - 1))
+        rest = draw(_point_lists(d, n - 1, n - 1))
         return tuple(draw(st.permutations([tuple(Fraction(0) for _ in range(d))] + rest)))
     if family in ("collinear", "coplanar"):
         k = 1 if family == "collinear" else 2
         origin = draw(point)
         directions = [draw(point) for _ in range(k)]
-        coeffs = draw(st.lists(st.tuples(*[rationals(4, 2)] * k), min_size=n, max_size=n))
+        coeffs = draw(st.lists(_indexed(rational_values(4, 2), k), min_size=n, max_size=n))
         return tuple(
             tuple(origin[m] + sum((c[t] * directions[t][m] for t in range(k)), Fraction(0)) for m in range(d))
             for c in coeffs
@@ -177,7 +207,7 @@ def token_sets(draw, n: int | None = None, d: int | None = None, family: str | N
         a, b, h = draw(st.sampled_from(PYTHAGOREAN))
         c, s = Fraction(a, h), Fraction(b, h)
         orbit = draw(st.integers(2, 4))
-        seeds = draw(st.lists(point, min_size=1, max_size=max(1, n // orbit)))
+        seeds = draw(_point_lists(d, 1, max(1, n // orbit)))
         tokens = []
         for p in seeds:
             q = tuple(p)
@@ -186,7 +216,7 @@ def token_sets(draw, n: int | None = None, d: int | None = None, family: str | N
                 q = _rotate(q, c, s)
         return tuple(tokens[: max(n, 1)])
     if family == "reflection":
-        seeds = draw(st.lists(point, min_size=1, max_size=max(1, n // 2)))
+        seeds = draw(_point_lists(d, 1, max(1, n // 2)))
         tokens = []
         for p in seeds:
             tokens.append(tuple(p))
@@ -196,7 +226,7 @@ def token_sets(draw, n: int | None = None, d: int | None = None, family: str | N
             tokens.append((Fraction(0),) + tuple(draw(point)[1:]))
         return tuple(tokens)
     if family == "near_tie":
-        base = draw(st.lists(point, min_size=max(1, n - 1), max_size=max(1, n - 1)))
+        base = draw(_point_lists(d, max(1, n - 1), max(1, n - 1)))
         j = draw(st.integers(0, len(base) - 1))
         nudge = Fraction(draw(st.sampled_from([1, -1])), 10**6)
         twin = (base[j][0] + nudge,) + tuple(base[j][1:])
@@ -233,7 +263,7 @@ def value_matrices(kind: str, d: int) -> st.SearchStrategy[Matrix | None]:
     if kind == "identity" or (kind == "rotation" and d < 2):
         return st.none()
     if kind == "rank_one":
-        nonzero = st.lists(rationals(4, 2), min_size=d, max_size=d).filter(any)
+        nonzero = _indexed(rational_values(4, 2), d).filter(any)
         return st.tuples(nonzero, nonzero).map(
             lambda uv: tuple(tuple(a * b for b in uv[1]) for a in uv[0]))
     if kind == "rotation":
@@ -247,10 +277,9 @@ def value_matrices(kind: str, d: int) -> st.SearchStrategy[Matrix | None]:
         planes = st.sampled_from([(p, q) for p in range(d) for q in range(p + 1, d)])
         return st.tuples(st.sampled_from(PYTHAGOREAN), st.sampled_from([1, -1]), planes).map(rotation)
     if kind == "diagonal":
-        return st.lists(rationals(4, 2), min_size=d, max_size=d).map(
+        return _indexed(rational_values(4, 2), d).map(
             lambda xs: tuple(tuple(xs[i] if i == j else Fraction(0) for j in range(d)) for i in range(d)))
-    return st.lists(rationals(4, 2), min_size=d * d, max_size=d * d).map(
-        lambda xs: tuple(tuple(xs[i * d: (i + 1) * d]) for i in range(d)))
+    return _indexed(rational_values(4, 2), d * d, _square(d))
 
 
 @st.composite
