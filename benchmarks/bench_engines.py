@@ -12,9 +12,10 @@ without it nothing is written unless ``--output`` names a file.
     per-token Python loop (ties by float ``==``), in torch (the paper's
     framework) and in NumPy (a faster, more generous baseline),
     1000 inputs × 128 tokens × 8 layers, d = 16;
-(d) the certified backend vs the exact engine, n = 512, d = 16, 20 steps
-    (identical trajectories required);
-(e) the certified backend vs the NumPy float64 backend, n = 128, d = 16, 20 steps;
+(d) the certified backend vs the exact engine, n = 512, d = 16, 40 steps
+    (identical follow sets, leaders and exact states required; the time to
+    rebuild the exact states on request is reported beside it);
+(e) the certified backend vs the NumPy float64 backend, n = 128 and 512, d = 16, 40 steps;
 (c) the batched torch path vs its FLOP floor: the batched Gram products
     ``Z Zᵀ`` alone for the same 8 layers, timed the fastest way we know (one
     batched call, or cache-sized blocks as ``run_layers`` uses).
@@ -88,24 +89,38 @@ def _random_config(n: int, d: int, seed: int) -> Config:
     return Config(tokens=tokens, heads=(Head(A=identity(d), alpha=Fraction(1, 2)),))
 
 
-def bench_certified(n_exact: int, n_float: int, d: int, steps: int, repeats: int, seed: int) -> dict:
+def bench_certified(n_exact: int, n_float: tuple[int, ...], d: int, steps: int, repeats: int, seed: int) -> dict:
+    """(d) certified vs exact at ``n_exact`` (identical follow sets, leaders and exact states required) and
+    (e) certified vs the NumPy float64 backend at each ``n_float`` (best of ``repeats``)."""
     from dynamics import simulate
 
     big = _random_config(n_exact, d, seed)
-    exact_s = best_of(lambda: simulate(big, steps, backend="exact"), 1)
+    start = time.perf_counter()
+    exact = simulate(big, steps, backend="exact")
+    exact_s = time.perf_counter() - start
     certified_big = best_of(lambda: simulate(big, steps, backend="certified"), repeats)
-    same = simulate(big, steps, backend="exact").follow == simulate(big, steps, backend="certified").follow
-    small = _random_config(n_float, d, seed)
-    certified_small = best_of(lambda: simulate(small, steps, backend="certified"), repeats)
-    float_small = best_of(lambda: simulate(small, steps, backend="float", dtype="float64"), repeats)
-    info = simulate(small, steps, backend="certified").info["filter"]
+    run = simulate(big, steps, backend="certified")
+    start = time.perf_counter()
+    states = list(run.states)  # the exact states, on request: replayed from the decided follow sets
+    states_s = time.perf_counter() - start
+    same = (exact.follow == run.follow and exact.leaders == run.leaders
+            and all(a.den == b.den and a.ints() == b.ints() for a, b in zip(exact.states, states)))
+    versus_float = []
+    for n in n_float:
+        small = _random_config(n, d, seed)
+        certified_s = best_of(lambda: simulate(small, steps, backend="certified"), repeats)
+        float_s = best_of(lambda: simulate(small, steps, backend="float", dtype="float64"), repeats)
+        info = simulate(small, steps, backend="certified").info["filter"]
+        versus_float.append({"n": n, "certified_s": certified_s, "float64_s": float_s,
+                             "ratio_to_float64": certified_s / float_s,
+                             "rows_decided_by_filter": info["decided_by_float_filter"],
+                             "rows_decided_exactly": info["decided_exactly"]})
     return {
         "d": d, "steps": steps,
         "n_vs_exact": n_exact, "exact_s": exact_s, "certified_s": certified_big,
         "speedup_vs_exact": exact_s / certified_big, "identical_follow_sets": same,
-        "n_vs_float": n_float, "certified_small_s": certified_small, "float64_small_s": float_small,
-        "ratio_to_float64": certified_small / float_small,
-        "rows_decided_by_filter": info["decided_by_float_filter"], "rows_decided_exactly": info["decided_exactly"],
+        "exact_states_on_request_s": states_s,
+        "vs_float64": versus_float,
     }
 
 
@@ -164,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.quick:
         exact = bench_exact(32, 4, steps=5, fraction_steps=1, seed=args.seed)
-        certified = bench_certified(64, 32, 4, steps=5, repeats=1, seed=args.seed)
+        certified = bench_certified(64, (32,), 4, steps=5, repeats=1, seed=args.seed)
         floats = bench_float(50, 128, 16, 8, paper_batch=5, repeats=2, seed=args.seed)
     else:
         exact = bench_exact(128, 16, steps=20, fraction_steps=2, seed=args.seed)
-        certified = bench_certified(512, 128, 16, steps=20, repeats=3, seed=args.seed)
+        certified = bench_certified(512, (128, 512), 16, steps=40, repeats=3, seed=args.seed)
         floats = bench_float(1000, 128, 16, 8, paper_batch=1000, repeats=5, seed=args.seed)
     result = {
         "command": "python -m benchmarks.bench_engines" + (" --quick" if args.quick else ""),
@@ -183,10 +198,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{exact['exact_s_per_step'] * 1e3:.1f} ms vs {exact['fraction_s_per_step']:.2f} s per step "
           f"-> {exact['speedup']:.0f}x (states identical: {exact['states_identical']})")
     print(f"(d) certified vs exact, n={certified['n_vs_exact']}, d={certified['d']}, {certified['steps']} steps: "
-          f"{certified['certified_s']:.2f} s vs {certified['exact_s']:.2f} s -> {certified['speedup_vs_exact']:.1f}x "
-          f"(identical follow sets: {certified['identical_follow_sets']})")
-    print(f"(e) certified vs float64, n={certified['n_vs_float']}: {certified['certified_small_s'] * 1e3:.1f} ms vs "
-          f"{certified['float64_small_s'] * 1e3:.1f} ms -> {certified['ratio_to_float64']:.2f}x the float64 time")
+          f"{certified['certified_s']:.3f} s vs {certified['exact_s']:.2f} s -> {certified['speedup_vs_exact']:.0f}x "
+          f"(identical follow sets, leaders and states: {certified['identical_follow_sets']}; the exact states "
+          f"on request {certified['exact_states_on_request_s']:.2f} s)")
+    for row in certified["vs_float64"]:
+        print(f"(e) certified vs float64, n={row['n']}: {row['certified_s'] * 1e3:.1f} ms vs "
+              f"{row['float64_s'] * 1e3:.1f} ms -> {row['ratio_to_float64']:.2f}x the float64 time")
     print(f"(b) batched torch vs the paper-style per-token loop, {floats['batch']}x{floats['n']}x{floats['d']}, "
           f"{floats['layers']} layers: {floats['batched_s']:.3f} s vs {floats['paper_loop_torch_s']:.1f} s (torch loop) "
           f"-> {floats['speedup_vs_paper_loop_torch']:.0f}x; vs {floats['paper_loop_numpy_s']:.1f} s (numpy loop) "

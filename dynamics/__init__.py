@@ -11,9 +11,9 @@ Backends
 --------
 ``exact``     rational arithmetic (FLINT integers over a common denominator);
               every argmax tie decided exactly.
-``certified`` the exact dynamics with float-filtered decisions: float64 scores with
-              rigorous error bounds decide the rows they can, the rest exactly;
-              results identical to ``exact``, faster.
+``certified`` the exact dynamics at float speed: a float64 state with a rigorous
+              error bound and float64 scores decide the rows they can, the rest
+              exactly; results identical to ``exact`` (exact states on request).
 ``interval``  rigorous mpmath intervals; irrational entries allowed; undecided
               rows are reported, never guessed.
 ``float``     NumPy float64/float32, hardmax or softmax(τ).

@@ -1,34 +1,123 @@
-"""The certified backend: float speed where floats are provably right, exact elsewhere.
+"""The certified backend: exact decisions for about the cost of a float run.
 
-The state is kept exactly (as in the exact engine, whose update it uses).
-Each step the follow sets are decided by a **float filter** (SPEC §3), in the
-manner of CGAL's filtered predicates, and every row the filter cannot decide
-is decided in exact integer arithmetic. The trajectory and follow sets are
-therefore identical to the exact engine's for *every* rational input: any
+The state is kept in **float64 with a rigorous enclosure of its error**; every
+argmax decision is proved by a **float filter** (in the manner of CGAL's
+filtered predicates) or, where the filter cannot decide, made exactly on the
+exact state, which is rebuilt for that step by replaying the exact update.
+Follow sets, leaders and (on request: ``trajectory.states``) the exact states
+are therefore identical to the exact engine's for *every* rational input: any
 magnitude (``1e-400`` … ``1e400`` and beyond), subnormal or zero-rounding
-entries, exact ties. ``info["filter"]`` says how many rows the filter decided.
+entries, exact ties. ``info["filter"]`` says how many rows the filter decided,
+how many were decided exactly, and how many layers were computed exactly.
 
 Scaling (no overflow, ever)
 ---------------------------
 Argmax decisions within a row are invariant under positive scalings
-``Z → 2^{-e} Z`` (scores scale by ``2^{-2e}``) and ``A_h → 2^{-f} A_h``. The
-filter works on ``Z' = 2^{-e} Z`` and ``A' = 2^{-f} M_h`` (``M_h`` the integer
-multiple of ``A_h`` the exact engine uses), with ``e, f`` chosen from the bit
-lengths so that every entry has ``|z'|, |a'| ≤ 1``. Then every float
-intermediate is at most ``d²(1 + γ)`` in magnitude: nothing overflows,
-whatever the input's range. Small entries may underflow (become subnormal or
-zero); the bound below covers that.
+``Z → 2^{-e} Z`` (scores scale by ``2^{-2e}``) and ``A_h → 2^{-f} A_h``, and
+the update is linear in ``Z``, so the engine runs the dynamics of
+``Z' = 2^{-e} Z`` (``e`` from the bit lengths, so that ``|z'| ≤ 1``; it is
+renewed whenever the floats are rebuilt from an exact state, and a power of two
+rescales the floats when they leave ``[2^{-400}, 1]``). The filter's
+``A' = 2^{-f} M_h`` (``M_h`` the integer multiple of ``A_h`` the exact engine
+uses) also has ``|a'| ≤ 1``. Nothing overflows, whatever the input's range;
+entries far below the largest may underflow, which the absolute terms below
+cover.
 
-The bound
----------
-Let ``u`` be the unit roundoff and ``μ`` an absolute underflow unit. Every
-float operation used (a correctly rounded conversion, a product, a sum, a
-fused multiply-add) satisfies ``|fl(x) − x| ≤ u|x| + μ``: for float64
-``u = 2⁻⁵³``; ``μ = 2⁻¹⁰²²`` (the smallest normal) covers gradual underflow
-(error ≤ 2⁻¹⁰⁷⁵) *and* flush-to-zero modes. Write ``Z̃ = fl(Z')``,
-``Ã = fl(A')``, ``γ_d = d u/(1 − d u)``, ``z = max|Z̃|``, ``a = max|Ã|``.
+Units: ``u`` is the unit roundoff (``2⁻⁵³``) and ``μ = 2⁻¹⁰²²`` an absolute
+underflow unit: every float operation used satisfies
+``|fl(x) − x| ≤ u|x| + μ`` (gradual underflow *and* flush-to-zero);
+``u' = u/(1 − u)``, ``γ_m = m u/(1 − m u)``.
 
-1. Inputs: ``|Z' − Z̃| ≤ u'|Z̃| + μ`` with ``u' = u/(1 − u)`` (same for A).
+The state enclosure
+-------------------
+The float state ``Z̃^k`` and per-token bounds ``δ^k`` satisfy
+``‖z̃_i^k − z'^k_i‖_∞ ≤ δ_i^k`` for the exact scaled state ``Z'^k``.
+
+* **Start** (and whenever the floats are rebuilt from an exact state):
+  ``z̃ = fl(z')`` correctly rounded (Python's ``int / int``), so
+  ``δ_i = u' max_t |z̃_it| + μ``.
+* **A step decided entirely by the filter.** Every follow set the filter
+  decides is a whole class of exact copies (below), so the exact mean over
+  ``C^h_i`` is any member ``z_{j_h}``: the update needs no sum. With the
+  step weights ``c_0, c_h`` of ``rules.step_weights`` (exact) and their
+  correctly rounded floats ``c̃``, and ``Ṽ_h = fl(V_h)``::
+
+      z̃_i⁺ = fl(c̃_0 z̃_i + Σ_h c̃_h Ṽ_h z̃_{j_h}),
+      z'_i⁺ = c_0 z'_i + Σ_h c_h V_h z'_{j_h}.
+
+  Their difference splits into the exact update applied to the error,
+  ``c_0 e_i + Σ_h c_h V_h e_{j_h}`` (``|·|_∞ ≤ |c_0| δ_i + Σ_h |c_h| ‖V_h‖_∞ δ_{j_h}``),
+  and the rounding of the float evaluation *with* the rounded ``c̃, Ṽ`` on the
+  float inputs: ``L = d + H + 4`` roundings at most per entry (``d`` in
+  ``Ṽ z``, one per product by ``c̃``, ``H`` in the sum, two for ``c̃`` and
+  ``Ṽ`` themselves), so at most ``γ_L (|c̃_0| ‖z̃_i‖ + Σ_h |c̃_h| ‖Ṽ_h‖ ‖z̃_{j_h}‖)``
+  plus ``μ`` per operation. Hence::
+
+      δ_i⁺ = (1 + 2⁻⁴⁰) [ |c̃_0| δ_i + Σ_h |c̃_h| ‖Ṽ_h‖ δ_{j_h}
+                          + γ_L (|c̃_0| ‖z̃_i‖ + Σ_h |c̃_h| ‖Ṽ_h‖ ‖z̃_{j_h}‖) ]
+             + 8 (L + 4) (1 + |c̃_0| + Σ_h |c̃_h| (1 + ‖Ṽ_h‖)) (1 + ‖Z̃⁺‖) μ,
+
+  the factor ``1 + 2⁻⁴⁰`` absorbing ``|c| ≤ |c̃|(1 + u')``,
+  ``‖V‖ ≤ ‖Ṽ‖(1 + u')`` and the roundings of evaluating ``δ⁺`` itself
+  (relative ``O((d + H) u)`` on nonnegative terms, far below ``2⁻⁴⁰``), the
+  last term every absolute ``μ`` (the ``dμ`` of ``Ṽ``'s rounding included).
+* **Why it does not blow up.** For the paper's model (``V = I``,
+  ``α_h ≥ 0``) the ``c`` are convex weights: ``max_i δ_i⁺ ≤ max_i δ_i +
+  γ_L max ‖z̃‖ + O(μ)``, so after ``K`` steps ``δ ≤ (K + 1)(L + 1) u`` (the
+  tokens stay in the initial hull, ``|z'| ≤ 1``): about ``10⁻¹²`` after 40
+  steps at ``d = 16``. A value matrix or a negative ``α`` multiplies ``δ``
+  by up to ``|c_0| + Σ |c_h| ‖V_h‖`` per step. **When it does:** once
+  ``max δ > 2⁻²⁶`` (or a float is not finite) the engine rebuilds the exact
+  state and restarts the floats from it, with fresh ``δ = u'|z̃| + μ``.
+
+The filter
+----------
+For head ``h`` with ``Ã = fl(A')``, the float scores ``S̃ = fl(fl(Z̃ Ãᵀ) Z̃ᵀ)``
+differ from the exact ``s'_ij = <A' z'_i, z'_j>`` by the rounding ``B_ij``
+of :func:`score_error_bound` (computed from ``Z̃`` and ``Ã``, input rounding
+of ``A`` included) plus the effect of the state error, with
+``z̃ = z' + e``::
+
+    |<A' z̃_i, z̃_j> − <A' z'_i, z'_j>| ≤ δ_i p_j + q_i δ_j + δ_i δ_j a,
+    p_j = |z̃_j|ᵀ|A'| 1,   q_i = 1ᵀ|A'| |z̃_i|,   a = 1ᵀ|A'| 1.
+
+With ``T_ij = |z̃_i|ᵀ|Ã|ᵀ|z̃_j| ≤ q_i max|Z̃|`` one bound serves the whole row::
+
+    R_i = 1.05 [ (2d + 8) u q_i max|Z̃| + δ_i max_j p_j + q_i max_j δ_j + δ_i max_j δ_j a ]
+          + 4 u |S̃_ij*| + 32 d² μ (1 + max|Z̃| + max δ)² (1 + max|Ã|)
+
+(the ``4u|S̃_ij*|`` and the factor 1.05 cover the rounding of the threshold
+below). With ``j*`` the float argmax of row ``i``, every ``j`` with
+``S̃_ij < fl(S̃_ij* − 2 R_i)`` is provably not a maximiser. The engine keeps
+**classes of exact copies** (tokens known to be equal: equal at the start, or
+found equal in an exact step; a class never splits, since equal tokens have
+equal follow sets and so equal successors). If every remaining candidate
+is in ``j*``'s class, the row is decided: ``C_i`` is that whole class (its
+members have exactly ``j*``'s score; no other token reaches it). A token
+exactly equal to ``z_{j*}`` but not known to be a copy has the same exact
+score, so it stays a candidate and sends the row to the exact path: the
+filter never needs to decide equality. For the same reason a decided row's
+token ``i`` is a leader exactly when it is in ``j*``'s class.
+
+The exact path
+--------------
+If some row is undecided (an exact tie between different tokens, a near tie
+below ``R``, tokens drowned by underflow), the exact state of that step is
+rebuilt by replaying the exact update (:meth:`ExactEngine.step`, linear in the
+state once the follow sets are known) from the last exact state with the
+follow sets already decided, the undecided rows are decided from exact
+integer scores, the classes of copies are recomputed exactly, the step is
+taken exactly, and the floats restart from the exact next state. Exact states
+are kept only at those steps; ``trajectory.states`` replays the others on
+first access.
+
+The score bound ``B``
+---------------------
+Let ``Z̃``, ``Ã`` be float inputs with ``Ã = fl(A')`` and ``z = max|Z̃|``,
+``a = max|Ã|``.
+
+1. Inputs: ``|A' − Ã| ≤ u'|Ã| + μ`` (for a state rounded from exact values,
+   the same holds for ``Z``).
 2. A length-``d`` dot product in any summation order, with or without FMA:
    ``|fl(xᵀy) − xᵀy| ≤ γ_d |x|ᵀ|y| + 3dμ`` (each of the ≤ 2d − 1 operations
    adds at most ``μ``, carried by at most d factors ``1 + δ``).
@@ -51,37 +140,29 @@ absorbs the ≈ 9.1 d²μ(1 + z)²(1 + a) of absolute terms. The same bound, wit
 (:mod:`verify.crosscheck` uses it on unscaled float runs; there an overflow
 makes ``B`` infinite and the row uncertain).
 
-The decision
-------------
-With ``j*`` the float argmax of row ``i``, every ``j`` with
-``fl(S̃_ij + B_ij) < fl(S̃_ij* − B_ij*)`` is provably not a maximiser (rounding
-is monotone, so the strict float inequality implies the real one). If the
-remaining candidates are all exact copies of ``z_j*`` (equal integer rows;
-their exact scores are equal), the row is decided: ``C_i`` = the candidates.
-Every other row (an exact tie between different tokens, a near tie below the
-bound, or a row drowned by underflow) is decided exactly from integer scores,
-and so is every row of a step whose float scores are not all finite (which the
-scaling rules out, but is checked anyway).
-
-The conversions rely on Python's ``int / int``, which is correctly rounded
-(``tests/test_certified.py`` checks it, subnormal results included; a merely
-faithful rounding would still be covered by ``μ`` there).
+The conversions rely on Python's ``int / int`` and ``float(Fraction)``, which
+are correctly rounded (``tests/test_certified.py`` checks the former,
+subnormal results included; a merely faithful rounding would still be covered
+by ``μ`` there).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import math
+from collections.abc import Sequence
+from typing import Callable
 
 import numpy as np
 from flint import fmpz_mat
 
 from ..config import Config
 from ..rational import RationalMatrix
-from ..rules import FollowSets
+from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory
-from .exact import ExactEngine, _maximisers
+from .exact import ExactEngine, LayerParameters, _maximisers
 
-__all__ = ["CertifiedEngine", "simulate_certified", "score_error_bound", "scaled_floats", "UNDERFLOW_UNIT"]
+__all__ = ["CertifiedEngine", "ExactStates", "FilteredState", "simulate_certified", "score_error_bound",
+           "scaled_floats", "scale_exponent", "row_score_bounds", "copy_classes", "UNDERFLOW_UNIT", "MAX_DELTA"]
 
 UNIT_ROUNDOFF = 2.0 ** -53
 #: The absolute underflow unit μ of float64 (the smallest normal number; see the module docstring).
@@ -125,6 +206,12 @@ def score_error_bound(Zf: np.ndarray, Af: np.ndarray, unit_roundoff: float = UNI
         return (2 * d + 8) * unit_roundoff * 1.01 * T + absolute
 
 
+def scale_exponent(rows: Sequence[Sequence[int]], den: int = 1) -> int:
+    """The ``e`` of :func:`scaled_floats`: ``|N_ij| / D < 2^e`` for every entry (0 for a zero matrix)."""
+    top = max((abs(x).bit_length() for row in rows for x in row), default=0)
+    return top - den.bit_length() + 1 if top else 0
+
+
 def scaled_floats(rows: Sequence[Sequence[int]], den: int = 1) -> np.ndarray:
     """``fl(2^{-e} · N / D)``, each entry correctly rounded, with ``e`` such that every ``|entry| ≤ 1``.
 
@@ -137,7 +224,7 @@ def scaled_floats(rows: Sequence[Sequence[int]], den: int = 1) -> np.ndarray:
     top = max((abs(x).bit_length() for row in rows for x in row), default=0)
     if top == 0:
         return np.zeros((len(rows), len(rows[0]) if rows else 0), dtype=np.float64)
-    e = top - den.bit_length() + 1
+    e = scale_exponent(rows, den)
     if e >= 0:
         scaled_den = den << e
         values = [[x / scaled_den for x in row] for row in rows]
@@ -146,85 +233,296 @@ def scaled_floats(rows: Sequence[Sequence[int]], den: int = 1) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
+def row_score_bounds(Z: np.ndarray, delta: np.ndarray, A: np.ndarray, absA: np.ndarray | None = None) -> np.ndarray:
+    """``R_i ≥ max_j |fl(fl(Z̃ Ãᵀ) Z̃ᵀ)_ij − <A' z'_i, z'_j>|`` without the ``4u|S̃_ij*|`` term (module docstring).
+
+    Parameters
+    ----------
+    Z, delta
+        The float state ``Z̃`` and per-token bounds: ``‖z̃_i − z'_i‖_∞ ≤ δ_i`` for the exact ``Z'``.
+    A
+        ``Ã``, the float rounding of the exact ``A'`` (``|Ã − A'| ≤ u'|Ã| + μ``).
+    absA
+        ``|Ã|`` if already computed.
+    """
+    absA = np.abs(A) if absA is None else absA
+    d = Z.shape[1]
+    absZ = np.abs(Z)
+    q = (absZ @ absA.T).sum(axis=1)  # 1ᵀ|Ã||z̃_i|
+    p_max = float((absZ @ absA).sum(axis=1).max(initial=0.0))  # max_j |z̃_j|ᵀ|Ã|1
+    z_max, d_max = float(absZ.max(initial=0.0)), float(delta.max(initial=0.0))
+    absolute = 32 * d * d * UNDERFLOW_UNIT * (1 + z_max + d_max) ** 2 * (1 + float(absA.max(initial=0.0)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return 1.05 * ((2 * d + 8) * UNIT_ROUNDOFF * z_max * q + delta * p_max + d_max * q
+                       + delta * (d_max * float(absA.sum()))) + absolute
+
+
+class FilteredState:
+    """The certified engine's state ``Z^k``: floats with an enclosure, classes of exact copies.
+
+    Attributes
+    ----------
+    k
+        The step.
+    Z
+        ``n × d`` float64: ``Z̃ ≈ Z' = 2^{-e} Z^k`` (module docstring), ``e = scale``.
+    delta
+        ``n`` float64: ``‖z̃_i − z'_i‖_∞ ≤ delta[i]``.
+    copies
+        ``n`` ints: tokens with the same number are exactly equal (the converse may fail).
+    exact
+        ``Z^k`` as a :class:`~dynamics.rational.RationalMatrix` when the engine has it, else ``None``.
+    exact_step
+        True once a row of this state was decided exactly (the layer is then taken exactly).
+    """
+
+    __slots__ = ("k", "Z", "delta", "copies", "exact", "exact_step", "scale")
+
+    def __init__(self, k: int, Z: np.ndarray, delta: np.ndarray, copies: np.ndarray, scale: int,
+                 exact: RationalMatrix | None = None):
+        self.k, self.Z, self.delta, self.copies, self.exact = k, Z, delta, copies, exact
+        self.scale = scale
+        self.exact_step = False  # some row of this step was decided exactly: the step is taken exactly
+
+
+def copy_classes(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """Class numbers of exactly equal integer rows (first appearance order)."""
+    seen: dict[tuple, int] = {}
+    return np.array([seen.setdefault(tuple(row), len(seen)) for row in rows], dtype=np.int64)
+
+
+class _FloatLayer:
+    """One schedule entry in floats: the filter's ``Ã_h``, the step weights ``c̃`` and ``Ṽ_h``, and the
+    norms the enclosure needs. ``usable`` is False when a weight or ``V`` is not a finite float (that
+    layer is then always taken exactly)."""
+
+    def __init__(self, parameters: LayerParameters, heads, d: int):
+        self.A = [np.eye(d) if MT is None else scaled_floats([[int(x) for x in row] for row in MT.transpose().tolist()])
+                  for MT in parameters.score_T]
+        self.absA = [np.abs(A) for A in self.A]
+        c0, ch = step_weights([h.alpha for h in heads])
+        try:
+            self.c0, self.ch = float(c0), [float(c) for c in ch]
+            self.V_T = [None if h.V is None else np.array([[float(x) for x in row] for row in h.V]).T.copy()
+                        for h in heads]
+        except OverflowError:
+            self.usable = False
+            return
+        finite = [self.c0, *self.ch] + [float(np.abs(V).max()) for V in self.V_T if V is not None]
+        self.usable = all(np.isfinite(finite))
+        self.Vnorm = [1.0 if V is None else float(np.abs(V).sum(axis=0).max()) for V in self.V_T]  # ‖Ṽ‖_∞
+        L = d + len(heads) + 4
+        self.gamma = L * UNIT_ROUNDOFF / (1 - L * UNIT_ROUNDOFF)
+        self.absolute = 8 * (L + 4) * (1 + abs(self.c0) + sum(abs(c) * (1 + v) for c, v in zip(self.ch, self.Vnorm))) \
+            * UNDERFLOW_UNIT
+
+
+#: The enclosure's relative safety factor: absorbs the rounding of ``c̃``, ``Ṽ`` and of evaluating ``δ⁺``
+#: (relative ``O((d + H) u)``, far below ``2⁻⁴⁰``), and compounds to only ``1 + K·2⁻⁴⁰`` over ``K`` steps.
+RELATIVE_SLACK = 1 + 2.0 ** -40
+#: Largest enclosure (absolute, on the scaled state ``|z'| ≤ 1``) before the floats restart from an exact state.
+MAX_DELTA = 2.0 ** -26
+
+
 class CertifiedEngine(ExactEngine):
-    """Exact dynamics with float-filtered argmax decisions (identical results to :class:`ExactEngine`)."""
+    """Exact follow sets and leaders from a float state with a rigorous enclosure (module docstring).
+
+    Identical results to :class:`~dynamics.backends.exact.ExactEngine`; the
+    trajectory's ``states`` are the exact states, rebuilt on first access.
+    """
 
     backend = "certified"
 
     def __init__(self, config: Config):
         super().__init__(config)
-        self._A_float: dict[int, list[np.ndarray]] = {}
-        self.rows_total = 0
-        self.rows_filtered = 0
+        self._float_layers: dict[int, _FloatLayer] = {}
+        self._checkpoints: dict[int, RationalMatrix] = {}  # exact states the run has
+        self._log: list[tuple[FollowSets, ...]] = []  # follow sets of Z^k under layer k (k = 0, 1, …)
+        self.rows_total = self.rows_filtered = self.exact_layers = 0
 
-    def _float_matrices(self, k: int) -> list[np.ndarray]:
-        """The filter's scaled float ``A_h`` of layer ``k`` (built once per schedule entry)."""
+    # ----- states ---------------------------------------------------------------------------
+
+    def _float_layer(self, k: int) -> _FloatLayer:
         index = self.config.layer_index(k)
-        if index not in self._A_float:
-            self._A_float[index] = [
-                np.eye(self.d) if MT is None  # a positive multiple of the identity
-                else scaled_floats([[int(x) for x in row] for row in MT.transpose().tolist()])
-                for MT in self.parameters(k).score_T]
-        return self._A_float[index]
+        if index not in self._float_layers:
+            self._float_layers[index] = _FloatLayer(self.parameters(k), self.config.schedule[index], self.d)
+        return self._float_layers[index]
 
-    def _filter(self, Zf: np.ndarray, Af: np.ndarray, gid: np.ndarray, rows: slice
-                ) -> list[tuple[int, ...] | None]:
-        """The filter's decision for a block of rows: ``C_i``, or ``None`` where it cannot decide."""
-        S = (Zf[rows] @ Af.T) @ Zf.T
-        B = score_error_bound(Zf, Af, rows=rows)
-        m = S.shape[0]
-        if not (np.isfinite(S).all() and np.isfinite(B).all()):
-            return [None] * m
-        jstar = S.argmax(axis=1)
-        index = np.arange(m)
-        threshold = S[index, jstar] - B[index, jstar]
-        candidates = (S + B) >= threshold[:, None]
-        copies_only = np.all(~candidates | (gid[None, :] == gid[jstar][:, None]), axis=1)
-        single = candidates.sum(axis=1) == 1
-        follow: list[tuple[int, ...] | None] = [None] * m
-        for r, (j, one, ok) in enumerate(zip(jstar.tolist(), single.tolist(), copies_only.tolist())):
-            if one:
-                follow[r] = (j,)
-            elif ok:
-                follow[r] = tuple(np.flatnonzero(candidates[r]).tolist())
-        return follow
+    def _from_exact(self, exact: RationalMatrix, k: int) -> FilteredState:
+        """Floats restarted from an exact state (``δ = u'|z̃| + μ``; exact classes of copies)."""
+        self._checkpoints[k] = exact
+        rows = exact.ints()
+        Z = scaled_floats(rows, exact.den)
+        delta = np.abs(Z).max(axis=1, initial=0.0) * (UNIT_ROUNDOFF / (1 - UNIT_ROUNDOFF)) + UNDERFLOW_UNIT
+        return FilteredState(k, Z, delta, copy_classes(rows), scale_exponent(rows, exact.den), exact)
 
-    def follow_sets(self, state: RationalMatrix, k: int = 0) -> tuple[FollowSets, ...]:
-        n = self.n
-        score_T = self.parameters(k).score_T
-        keys = state.row_keys()
-        Zf = scaled_floats(keys, state.den)
-        group: dict[tuple, int] = {}
-        gid = np.array([group.setdefault(k, len(group)) for k in keys])
-        block = max(1, BLOCK_ENTRIES // max(n, 1))
-        out = []
-        NT = None
-        for h, Af in enumerate(self._float_matrices(k)):
-            follow: list[tuple[int, ...] | None] = []
-            for r0 in range(0, n, block):
-                follow.extend(self._filter(Zf, Af, gid, slice(r0, min(n, r0 + block))))
-            undecided = [i for i, c in enumerate(follow) if c is None]
-            self.rows_total += n
-            self.rows_filtered += n - len(undecided)
-            if undecided:
-                if NT is None:
-                    NT = state.num.transpose()
-                MT = score_T[h]
-                for b0 in range(0, len(undecided), block):
-                    part = undecided[b0:b0 + block]
-                    picked = fmpz_mat(len(part), self.d, [x for i in part for x in keys[i]])
-                    scores = (picked * NT) if MT is None else (picked * MT) * NT
-                    for i, row in zip(part, scores.tolist()):
-                        follow[i] = _maximisers(row)
-            out.append(tuple(follow))  # type: ignore[arg-type]
-        return tuple(out)
+    def initial_state(self) -> FilteredState:
+        return self._from_exact(super().initial_state(), 0)
+
+    def exact_state(self, k: int) -> RationalMatrix:
+        """``Z^k`` exactly: replayed from the last exact state before it with the recorded follow sets."""
+        if k not in self._checkpoints:
+            start = max(j for j in self._checkpoints if j < k)
+            state = self._checkpoints[start]
+            for j in range(start, k):
+                state = ExactEngine.step(self, state, self._log[j], j)
+                self._checkpoints[j + 1] = state
+        return self._checkpoints[k]
+
+    def keys(self, state: FilteredState) -> list:
+        return state.copies.tolist()
 
     def info(self) -> dict:
         return {"filter": {
             "rows": self.rows_total,
             "decided_by_float_filter": self.rows_filtered,
             "decided_exactly": self.rows_total - self.rows_filtered,
+            "exact_layers": self.exact_layers,
         }}
+
+    # ----- decisions ------------------------------------------------------------------------
+
+    def follow_sets(self, state: FilteredState, k: int = 0) -> tuple[FollowSets, ...]:
+        """``C^h_i(Z^k)`` for every head: the filter's rows, the others decided exactly."""
+        layer = self._float_layer(k)
+        if not layer.usable:
+            state.exact_step = True
+            if state.exact is None:
+                state.exact = self.exact_state(k)
+        per_head: list[list] = []
+        undecided: list[list[int]] = []
+        members = _members(state.copies)
+        for h in range(len(layer.A)):
+            follow = self._filter(state, layer, h, members)
+            per_head.append(follow)
+            undecided.append([i for i, c in enumerate(follow) if c is None])
+        self.rows_total += self.n * len(per_head)
+        self.rows_filtered += sum(self.n - len(u) for u in undecided)
+        if any(undecided):
+            state.exact_step = True
+            if state.exact is None:
+                state.exact = self.exact_state(k)
+            self._decide_exactly(state, k, per_head, undecided)
+        return tuple(tuple(f) for f in per_head)
+
+    def _filter(self, state: FilteredState, layer: _FloatLayer, h: int, members: dict[int, tuple[int, ...]]
+                ) -> list[tuple[int, ...] | None]:
+        """The filter's decision per row of head ``h`` (``None`` where it cannot decide)."""
+        n = self.n
+        Z, copies = state.Z, state.copies
+        A = layer.A[h]
+        R = row_score_bounds(Z, state.delta, A, layer.absA[h])
+        follow: list[tuple[int, ...] | None] = [None] * n
+        block = max(1, BLOCK_ENTRIES // max(n, 1))
+        ZA = Z @ A.T
+        for r0 in range(0, n, block):
+            rows = slice(r0, min(n, r0 + block))
+            with np.errstate(over="ignore", invalid="ignore"):
+                S = ZA[rows] @ Z.T
+                jstar = S.argmax(axis=1)
+                top = S[np.arange(S.shape[0]), jstar]
+                threshold = top - 2 * (R[rows] + 4 * UNIT_ROUNDOFF * np.abs(top))
+                count = (S >= threshold[:, None]).sum(axis=1)
+            if not (np.isfinite(top).all() and np.isfinite(threshold).all()):
+                continue  # cannot happen with |z̃|, |ã| ≤ 1; every row of the block goes exact
+            for r, (j, c) in enumerate(zip(jstar.tolist(), count.tolist())):
+                group = members.get(int(copies[j]), (j,)) if members else (j,)
+                if c == len(group) and (c == 1 or all(S[r, m] >= threshold[r] for m in group)):
+                    follow[r0 + r] = group  # the candidates are exactly j*'s copies
+        return follow
+
+    def _decide_exactly(self, state: FilteredState, k: int, per_head: list[list], undecided: list[list[int]]) -> None:
+        """The undecided rows from exact integer scores; the classes of copies recomputed exactly."""
+        exact = state.exact
+        rows = exact.ints()
+        NT = exact.num.transpose()
+        score_T = self.parameters(k).score_T
+        block = max(1, BLOCK_ENTRIES // max(self.n, 1))
+        for h, part_rows in enumerate(undecided):
+            MT = score_T[h]
+            for b0 in range(0, len(part_rows), block):
+                part = part_rows[b0:b0 + block]
+                picked = fmpz_mat(len(part), self.d, [x for i in part for x in rows[i]])
+                scores = (picked * NT) if MT is None else (picked * MT) * NT
+                for i, row in zip(part, scores.tolist()):
+                    per_head[h][i] = _maximisers(row)
+        state.copies = copy_classes(rows)
+
+    # ----- the step ---------------------------------------------------------------------------
+
+    def layer(self, state: FilteredState, k: int) -> tuple[FilteredState, tuple[FollowSets, ...]]:
+        per_head = self.follow_sets(state, k)
+        self._log.append(per_head)
+        if state.exact_step:  # a step with exact rows: taken exactly, the floats restart from Z^{k+1}
+            self.exact_layers += 1
+            return self._from_exact(ExactEngine.step(self, state.exact, per_head, k), k + 1), per_head
+        layer = self._float_layer(k)
+        Z, delta = state.Z, state.delta
+        norms = np.abs(Z).max(axis=1)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            out = layer.c0 * Z
+            spread = abs(layer.c0) * delta
+            size = abs(layer.c0) * norms
+            for c, V_T, Vn, follow in zip(layer.ch, layer.V_T, layer.Vnorm, per_head):
+                j = np.fromiter((f[0] for f in follow), dtype=np.int64, count=self.n)  # any copy: the exact mean
+                attended = Z[j] if V_T is None else Z[j] @ V_T
+                out = out + c * attended
+                spread = spread + (abs(c) * Vn) * delta[j]
+                size = size + (abs(c) * Vn) * norms[j]
+            z_max = float(np.abs(out).max(initial=0.0))
+            bound = RELATIVE_SLACK * (spread + layer.gamma * size) + layer.absolute * (1 + z_max)
+            exponent = state.scale
+            if z_max > 1.0 or 0.0 < z_max < 2.0 ** -400:  # keep |z̃| ≤ 1: a power of two (exact, or μ if subnormal)
+                t = math.ceil(math.log2(z_max))
+                out, bound, exponent = out * 2.0 ** -t, bound * 2.0 ** -t + (UNDERFLOW_UNIT if t > 0 else 0.0), exponent + t
+        if not (np.isfinite(out).all() and np.isfinite(bound).all()) or float(bound.max(initial=0.0)) > MAX_DELTA:
+            return self._from_exact(self.exact_state(k + 1), k + 1), per_head
+        return FilteredState(k + 1, out, bound, state.copies, exponent), per_head
+
+    def run(self, steps: int, progress: Callable[[int], None] | None = None,
+            stop_when_fixed: bool = False) -> Trajectory:
+        """Simulate ``steps`` layers; the trajectory's ``states`` are exact (:class:`ExactStates`)."""
+        from ..engine import run_engine
+
+        traj = run_engine(self, steps, progress=progress)
+        traj.states = ExactStates(self, len(traj.states))
+        return traj
+
+
+def _members(copies: np.ndarray) -> dict[int, tuple[int, ...]]:
+    """The classes of copies with more than one member: class number → sorted members."""
+    if len(np.unique(copies)) == len(copies):
+        return {}
+    out: dict[int, list[int]] = {}
+    for i, c in enumerate(copies.tolist()):
+        out.setdefault(c, []).append(i)
+    return {c: tuple(m) for c, m in out.items() if len(m) > 1}
+
+
+class ExactStates(Sequence):
+    """The exact states ``Z^0 … Z^K`` of a certified run, each rebuilt on first access by replaying the
+    exact update from the last exact state before it (the follow sets are known). Pickles as a list."""
+
+    def __init__(self, engine: CertifiedEngine, count: int):
+        self._engine, self._count = engine, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(self._count))]
+        if k < 0:
+            k += self._count
+        if not 0 <= k < self._count:
+            raise IndexError("state index out of range")
+        return self._engine.exact_state(k)
+
+    def __reduce__(self):
+        return list, (list(self),)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
 
 
 def simulate_certified(config: Config, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:
