@@ -169,20 +169,41 @@ def _save(fig, path: str) -> None:
     write_atomic(path, buffer.getvalue())
 
 
+#: Exact rows of embeddings already seen in this process (a review repeats the vocabulary's rows).
+_EXACT_ROWS: dict[bytes, tuple[Fraction, ...]] = {}
+
+
+def _exact_rows(tokens: np.ndarray) -> tuple[tuple[Fraction, ...], ...]:
+    """The float rows as exact rationals (every float is a dyadic rational), cached per row."""
+    out = []
+    for row in np.asarray(tokens, dtype=np.float64):
+        key = row.tobytes()
+        if key not in _EXACT_ROWS:
+            if len(_EXACT_ROWS) > 200_000:
+                _EXACT_ROWS.clear()
+            _EXACT_ROWS[key] = tuple(Fraction(x) for x in row.tolist())
+        out.append(_EXACT_ROWS[key])
+    return tuple(out)
+
+
 def _exact_review(tokens: np.ndarray, alpha: Fraction, depth: int, v, b):
-    """The exact hardmax run of one review: prediction sign, final leaders, final clusters, tie rows."""
+    """The exact hardmax run of one review: ``(sign of the logit, trajectory, final clusters)``.
+
+    The certified engine decides every follow set exactly; the sign of the logit
+    ``vᵀ mean_i z_i^K + b`` and the final clusters are read off its float state with their
+    enclosures, and from the exact final state only where those cannot decide
+    (:meth:`~dynamics.backends.certified.CertifiedEngine.mean_functional_sign`,
+    :meth:`~dynamics.backends.certified.CertifiedEngine.exact_classes`).
+    """
     from dynamics.backends.certified import CertifiedEngine
     from dynamics.config import Config, Head, identity
 
     d = tokens.shape[1]
-    config = Config(tokens=tuple(tuple(Fraction(float(x)) for x in row) for row in tokens),
-                    heads=(Head(A=identity(d), alpha=alpha),))
+    config = Config(tokens=_exact_rows(tokens), heads=(Head(A=identity(d), alpha=alpha),))
     engine = CertifiedEngine(config)
     traj = engine.run(depth)
-    final = traj.states[-1]
-    mean = [sum(col, Fraction(0)) / len(tokens) for col in zip(*final.fractions())]
-    logit = sum((vi * mi for vi, mi in zip(v, mean)), Fraction(0)) + b
-    return logit, traj
+    sign = engine.mean_functional_sign(depth, [float(x) for x in v], float(b))
+    return sign, traj, engine.exact_classes(depth)
 
 
 @torch.no_grad()
@@ -203,13 +224,13 @@ def _crosscheck_reviews(run: str, data_dir: str | None, limit: int | None, part:
         states, winners = model.trajectory(review, rule="hardmax")
         # (with mask_pads the pads were dropped above, so the mask is all true: the same run)
         float_logit = float(model(review, rule="hardmax")[0])
-        logit, traj = _exact_review(emb, alpha, model.depth, v, b)
-        counts["wrong_predictions"] += (logit > 0) != (float_logit > 0)
+        sign, traj, exact_groups = _exact_review(emb, alpha, model.depth, v, b)
+        counts["wrong_predictions"] += (sign > 0) != (float_logit > 0)
         copies = review[:, :, None] == review[:, None, :]
         float_leaders = tuple(np.flatnonzero((~(winners[-1] & ~copies).any(dim=-1))[0].numpy()).tolist())
         counts["wrong_leader_sets"] += float_leaders != traj.leaders[-1]
         float_groups = sorted(sorted(g) for g in _groups([row.tobytes() for row in states[-1][0].numpy()]))
-        counts["wrong_clusters"] += float_groups != sorted(sorted(g) for g in traj.clusters())
+        counts["wrong_clusters"] += float_groups != sorted(sorted(g) for g in exact_groups)
         info = traj.info["filter"]
         counts["rows_decided_exactly"] += info["decided_exactly"]
         counts["rows"] += info["rows"]

@@ -96,3 +96,53 @@ def test_a_loose_enclosure_restarts_from_the_exact_state():
     assert certified.follow == exact.follow and certified.leaders == exact.leaders
     assert [s.fractions() for s in certified.states] == [s.fractions() for s in exact.states]
     assert engine.info()["filter"]["decided_exactly"] == 0
+
+
+def _exact_sign(config, steps, v, b):
+    final = simulate(config, steps, backend="exact").states[-1].fractions()
+    n = len(final)
+    value = sum(Fraction(vt) * sum(row[t] for row in final) / n for t, vt in enumerate(v)) + Fraction(b)
+    return (value > 0) - (value < 0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=SLOW_OK)
+@given(st.sampled_from(FAMILIES).flatmap(lambda f: configs(matrix="spd", family=f, max_n=8, max_d=3)),
+       st.integers(0, 8), st.integers(0, 2**32 - 1), st.booleans())
+def test_readouts_of_the_float_state_are_exact(config, steps, seed, on_the_boundary):
+    """The sign of ``vᵀ mean z + b`` and the groups of equal tokens, read off the float state with its
+    enclosure, equal the exact engine's; ``b`` is put exactly on the boundary half of the time (the
+    exact path must decide it)."""
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(config.d).tolist()
+    engine = CertifiedEngine(config)
+    engine.run(steps)
+    b = float(rng.standard_normal())
+    if on_the_boundary:  # b = −vᵀ mean z^K exactly, when that is a float
+        final = simulate(config, steps, backend="exact").states[-1].fractions()
+        value = -sum(Fraction(vt) * sum(row[t] for row in final) / len(final) for t, vt in enumerate(v))
+        if Fraction(float(value)) == value:
+            b = float(value)
+    assert engine.mean_functional_sign(steps, v, b) == _exact_sign(config, steps, v, b)
+    assert engine.exact_classes(steps) == simulate(config, steps, backend="exact").clusters()
+
+
+def test_tokens_one_ulp_apart_are_told_apart_exactly():
+    x = 1.0
+    y = float(np.nextafter(x, 2.0))
+    config = config_from_dict({"tokens": [[x, 0], [y, 0], [x, 0], [0, 1]], "alpha": 1})
+    engine = CertifiedEngine(config)
+    engine.run(3)
+    assert engine.exact_classes(3) == simulate(config, 3, backend="exact").clusters()
+    assert engine.exact_classes(0) == [[0, 2], [1], [3]]
+
+
+def test_classes_not_known_to_be_copies_are_merged_exactly():
+    """The classes of copies may miss a coincidence (tokens that became equal without being copies):
+    exact_classes must then not call them different. Simulated by splitting a class of copies."""
+    config = config_from_dict({"tokens": [[1, 2], [1, 2], ["1/3", 5], [-4, 1]], "alpha": "1/2"})
+    engine = CertifiedEngine(config)
+    engine.run(4)
+    state = engine.float_states[4]
+    assert state.copies[0] == state.copies[1]
+    state.copies = np.array([0, 3, 1, 2])  # 0 and 1 no longer known to be copies
+    assert engine.exact_classes(4) == [[0, 1], [2], [3]]

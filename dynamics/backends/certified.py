@@ -391,9 +391,9 @@ class CertifiedEngine(ExactEngine):
                 state.exact = self.exact_state(k)
         per_head: list[list] = []
         undecided: list[list[int]] = []
-        members = _members(state.copies)
+        classes = _members(state.copies)
         for h in range(len(layer.A)):
-            follow = self._filter(state, layer, h, members)
+            follow = self._filter(state, layer, h, classes)
             per_head.append(follow)
             undecided.append([i for i, c in enumerate(follow) if c is None])
         self.rows_total += self.n * len(per_head)
@@ -405,11 +405,13 @@ class CertifiedEngine(ExactEngine):
             self._decide_exactly(state, k, per_head, undecided)
         return tuple(tuple(f) for f in per_head)
 
-    def _filter(self, state: FilteredState, layer: _FloatLayer, h: int, members: dict[int, tuple[int, ...]]
-                ) -> list[tuple[int, ...] | None]:
-        """The filter's decision per row of head ``h`` (``None`` where it cannot decide)."""
+    def _filter(self, state: FilteredState, layer: _FloatLayer, h: int,
+                classes: tuple[dict[int, tuple[int, ...]], np.ndarray]) -> list[tuple[int, ...] | None]:
+        """The filter's decision per row of head ``h`` (``None`` where it cannot decide); ``classes`` is
+        :func:`_members` of the state's copies."""
         n = self.n
         Z, copies = state.Z, state.copies
+        members, sizes = classes
         A = layer.A[h]
         R = row_score_bounds(Z, state.delta, A, layer.absA[h])
         follow: list[tuple[int, ...] | None] = [None] * n
@@ -425,10 +427,16 @@ class CertifiedEngine(ExactEngine):
                 count = (S >= threshold[:, None]).sum(axis=1)
             if not (np.isfinite(top).all() and np.isfinite(threshold).all()):
                 continue  # cannot happen with |z̃|, |ã| ≤ 1; every row of the block goes exact
-            for r, (j, c) in enumerate(zip(jstar.tolist(), count.tolist())):
-                group = members.get(int(copies[j]), (j,)) if members else (j,)
-                if c == len(group) and (c == 1 or all(S[r, m] >= threshold[r] for m in group)):
-                    follow[r0 + r] = group  # the candidates are exactly j*'s copies
+            cls = copies[jstar]
+            size = sizes[cls]
+            ok = count == size  # as many candidates as j* has copies …
+            multi = np.flatnonzero(ok & (size > 1))
+            if multi.size:  # … and they are those copies
+                candidates = S[multi] >= threshold[multi, None]
+                ok[multi] = (candidates & (copies[None, :] == cls[multi][:, None])).sum(axis=1) == size[multi]
+            for r, (j, decided, c) in enumerate(zip(jstar.tolist(), ok.tolist(), cls.tolist())):
+                if decided:
+                    follow[r0 + r] = members[c] if c in members else (j,)
         return follow
 
     def _decide_exactly(self, state: FilteredState, k: int, per_head: list[list], undecided: list[list[int]]) -> None:
@@ -485,18 +493,80 @@ class CertifiedEngine(ExactEngine):
         from ..engine import run_engine
 
         traj = run_engine(self, steps, progress=progress)
+        self.float_states: list[FilteredState] = list(traj.states)
         traj.states = ExactStates(self, len(traj.states))
         return traj
 
+    # ----- exact answers read off the float states (after run) ----------------------------------
 
-def _members(copies: np.ndarray) -> dict[int, tuple[int, ...]]:
-    """The classes of copies with more than one member: class number → sorted members."""
-    if len(np.unique(copies)) == len(copies):
-        return {}
+    def exact_classes(self, k: int) -> list[list[int]]:
+        """The groups of exactly equal tokens of ``Z^k``, in order of first appearance.
+
+        The classes of copies are exact subsets of them; two classes are proved different when their
+        representatives are farther apart than their enclosures: ``fl(‖z̃_a − z̃_b‖_∞) > (δ_a + δ_b)(1 + 4u) + μ``
+        (``fl`` of a difference is within ``u`` of it, relatively, or exact when subnormal).
+        Otherwise the exact state decides.
+        """
+        state = self.float_states[k]
+        classes, first = np.unique(state.copies, return_index=True)
+        reps = np.sort(first)
+        if 1 < reps.size <= 2048:
+            Z, delta = state.Z[reps], state.delta[reps]
+            gap = np.abs(Z[:, None, :] - Z[None, :, :]).max(axis=2)
+            allowed = (delta[:, None] + delta[None, :]) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT
+            separated = (gap > allowed) | np.eye(reps.size, dtype=bool)
+            proved = bool(separated.all())
+        else:
+            proved = reps.size == 1
+        keys = state.copies.tolist() if proved else self.exact_state(k).ints()
+        groups: dict = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(key if proved else tuple(key), []).append(i)
+        return list(groups.values())
+
+    def mean_functional_sign(self, k: int, v: Sequence[float], b: float) -> int:
+        """The sign (−1, 0, 1) of ``vᵀ mean_i z_i^k + b`` exactly, for float ``v`` and ``b`` (exact dyadics).
+
+        In floats on the scaled state ``Z̃ ≈ 2^{-e} Z^k``: ``m̃ = fl(mean Z̃)``, ``ỹ = fl(vᵀ m̃)``,
+        ``L̃ = fl(2^e ỹ + b)``. With ``‖mean z' − m̃‖_∞ ≤ max δ + γ_n max|z̃| + μ`` and
+        ``|vᵀ m − fl(vᵀ m)| ≤ γ_d |v|ᵀ|m| + dμ``, the exact value is within
+        ``E = 1.01 · 2^e (‖v‖₁ (max δ + γ_n max|z̃| + μ) + γ_d |v|ᵀ|m̃| + dμ) + 2u|L̃| + μ`` of ``L̃``;
+        if ``|L̃| > E`` its sign is exact, else the exact state decides.
+        """
+        from fractions import Fraction
+
+        state = self.float_states[k]
+        v_arr = np.asarray(v, dtype=np.float64)
+        n, d = state.Z.shape
+        if abs(state.scale) < 1000 and np.isfinite(v_arr).all() and math.isfinite(b):
+            g_n, g_d = n * UNIT_ROUNDOFF / (1 - n * UNIT_ROUNDOFF), d * UNIT_ROUNDOFF / (1 - d * UNIT_ROUNDOFF)
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                m = state.Z.mean(axis=0)
+                y = float(v_arr @ m)
+                value = y * 2.0 ** state.scale + b
+                inner = (np.abs(v_arr).sum() * (float(state.delta.max()) + g_n * float(np.abs(state.Z).max()) + UNDERFLOW_UNIT)
+                         + g_d * float(np.abs(v_arr) @ np.abs(m)) + d * UNDERFLOW_UNIT)
+                error = 1.01 * inner * 2.0 ** state.scale + 2 * UNIT_ROUNDOFF * abs(value) + UNDERFLOW_UNIT
+            if math.isfinite(value) and math.isfinite(error) and abs(value) > error:
+                return 1 if value > 0 else -1
+        exact = self.exact_state(k)
+        total = [sum(col) for col in zip(*exact.ints())]  # n · den · mean
+        logit = sum((Fraction(float(vt)) * c for vt, c in zip(v_arr.tolist(), total)), Fraction(0)) \
+            + Fraction(b) * n * exact.den
+        return (logit > 0) - (logit < 0)
+
+
+def _members(copies: np.ndarray) -> tuple[dict[int, tuple[int, ...]], np.ndarray]:
+    """The classes of copies: ``(class number → sorted members for classes of two or more, size of
+    every class)`` (class numbers are ``0 … C-1``, :func:`copy_classes`)."""
+    sizes = np.bincount(copies, minlength=int(copies.max(initial=-1)) + 1)
+    if sizes.size == len(copies):
+        return {}, sizes
     out: dict[int, list[int]] = {}
     for i, c in enumerate(copies.tolist()):
-        out.setdefault(c, []).append(i)
-    return {c: tuple(m) for c, m in out.items() if len(m) > 1}
+        if sizes[c] > 1:
+            out.setdefault(c, []).append(i)
+    return {c: tuple(m) for c, m in out.items()}, sizes
 
 
 class ExactStates(Sequence):
