@@ -1,0 +1,88 @@
+"""Exact cross-validation cost per review, the working tree against a baseline commit (issue 13).
+
+    python -m benchmarks.bench_reviews [--baseline REF] [--reviews N] [--seed S]
+
+Synthetic reviews stand in for a trained model's (``n`` from 50 to 250 tokens,
+d = 16, float32 embeddings with every 7th token a repeat of the first, α and the
+decoder float32, 8 layers). Each tree's ``sentiment.analysis._exact_review`` runs
+in a fresh process on the same reviews; the script prints milliseconds per
+review and requires identical answers (prediction sign, final leaders, final
+clusters) from both. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The last commit before the certified engine kept a float state (issue 13).
+DEFAULT_BASELINE = "cab27a2"
+
+_MEASURE = r"""
+import hashlib, json, sys, time
+from fractions import Fraction
+import numpy as np
+from sentiment.analysis import _exact_review
+count, seed = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(seed)
+reviews = [rng.standard_normal((int(n), 16)).astype(np.float32) for n in rng.integers(50, 250, count)]
+for r in reviews:
+    r[::7] = r[0]
+alpha = Fraction(float(np.float32(0.184)))
+v = [Fraction(float(x)) for x in rng.standard_normal(16).astype(np.float32)]
+b = Fraction(float(np.float32(0.1)))
+answers = []
+start = time.perf_counter()
+for r in reviews:
+    result = _exact_review(r, alpha, 8, v, b)
+    if len(result) == 2:  # before issue 13: (exact logit, trajectory)
+        logit, traj = result
+        positive, groups = logit > 0, traj.clusters()
+    else:  # (sign, trajectory, exact groups)
+        sign, traj, groups = result
+        positive = sign > 0
+    answers.append([bool(positive), list(traj.leaders[-1]), sorted(sorted(g) for g in groups)])
+seconds = time.perf_counter() - start
+print(json.dumps({"ms_per_review": 1e3 * seconds / count,
+                  "answers": hashlib.sha256(json.dumps(answers).encode()).hexdigest()}))
+"""
+
+
+def measure(root: str, reviews: int, seed: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=root)
+    done = subprocess.run([sys.executable, "-c", _MEASURE, str(reviews), str(seed)], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_reviews: the measurement failed in {root}: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_reviews", description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help=f"git ref to compare with (default {DEFAULT_BASELINE})")
+    parser.add_argument("--reviews", type=int, default=60, help="synthetic reviews (default 60)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-reviews-") as folder:
+        baseline_root = os.path.join(folder, "baseline")
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", "--quiet", baseline_root, args.baseline],
+                       check=True)
+        try:
+            before = measure(baseline_root, args.reviews, args.seed)
+            after = measure(ROOT, args.reviews, args.seed)
+        finally:
+            subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", baseline_root], check=False)
+    same = before["answers"] == after["answers"]
+    print(f"exact cross-validation of {args.reviews} synthetic reviews: {before['ms_per_review']:.1f} -> "
+          f"{after['ms_per_review']:.1f} ms per review ({before['ms_per_review'] / after['ms_per_review']:.1f}x); "
+          f"identical answers: {same}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
