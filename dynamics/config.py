@@ -44,6 +44,7 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
+from collections.abc import Sequence
 from typing import Any, Iterable
 
 from .errors import InputError, LimitError
@@ -62,6 +63,7 @@ __all__ = [
     "ConfigLimitError",
     "Head",
     "Config",
+    "DyadicTokens",
     "load_config",
     "config_from_dict",
     "identity",
@@ -124,6 +126,38 @@ class Head:
     def is_rational(self) -> bool:
         entries = [x for row in self.A for x in row] + [x for row in (self.V or ()) for x in row]
         return isinstance(self.alpha, Fraction) and all(isinstance(x, Fraction) for x in entries)
+
+
+class DyadicTokens(Sequence):
+    """Tokens given as a finite float array, read as the exact rationals the floats are.
+
+    Behaves as the usual ``tokens`` (rows of :class:`~fractions.Fraction`, built on access), and
+    lets the engines start from the floats themselves (``array``) without building a Fraction:
+    the certified engine's float state needs no conversion, and the exact one comes from
+    :meth:`~dynamics.rational.RationalMatrix.from_floats`.
+    """
+
+    def __init__(self, array):
+        import numpy as np
+
+        self.array = np.array(array, dtype=np.float64)
+        if self.array.ndim != 2 or not self.array.size or not np.isfinite(self.array).all():
+            raise ValueError("DyadicTokens takes a finite, non-empty 2-D float array")
+        self.array.setflags(write=False)
+
+    def __len__(self) -> int:
+        return self.array.shape[0]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        return tuple(Fraction(x) for x in self.array[i].tolist())
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self.array.tobytes())
 
 
 @dataclass(frozen=True)
@@ -216,13 +250,14 @@ class Config:
     @property
     def is_rational(self) -> bool:
         """True if every entry is rational, so the exact engine applies."""
-        return all(isinstance(x, Fraction) for row in self.tokens for x in row) and all(
+        return (isinstance(self.tokens, DyadicTokens)
+                or all(isinstance(x, Fraction) for row in self.tokens for x in row)) and all(
             h.is_rational for _, h in self.all_heads()
         )
 
     def first_irrational(self) -> str | None:
         """The first irrational field and its text (``"tokens[0][1] = sqrt(2)"``), or ``None``."""
-        for i, row in enumerate(self.tokens):
+        for i, row in enumerate(() if isinstance(self.tokens, DyadicTokens) else self.tokens):
             for k, x in enumerate(row):
                 if isinstance(x, Expr):
                     return f"tokens[{i}][{k}] = {x.source}"

@@ -75,11 +75,31 @@ class RationalMatrix:
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[Fraction]]) -> "RationalMatrix":
         """Build from rows of ``Fraction`` (all rows the same length, at least one)."""
-        flat = [Fraction(x) for row in rows for x in row]
+        flat = [x if type(x) is Fraction else Fraction(x) for row in rows for x in row]
         den = common_denominator(flat)
         n, d = len(rows), len(rows[0])
         ints = [x.numerator * (den // x.denominator) for x in flat]
         return cls(None, den, [tuple(ints[i * d:(i + 1) * d]) for i in range(n)])
+
+    @classmethod
+    def from_floats(cls, values: np.ndarray) -> "RationalMatrix":
+        """The exact values of a finite float array (every float is a dyadic rational ``m · 2^e``).
+
+        ``frexp`` splits each entry into ``m ∈ [½, 1)`` (53 bits, an exact integer once scaled by
+        ``2⁵³``) and ``e``; the common denominator is a power of two. No rounding anywhere.
+        """
+        array = np.asarray(values, dtype=np.float64)
+        if array.ndim != 2 or not np.isfinite(array).all():
+            raise ValueError("from_floats takes a finite 2-D float array")
+        mantissa, exponent = np.frexp(array)
+        ints = (mantissa * 2.0 ** 53).astype(np.int64)  # exact: 53-bit integers
+        shifts = exponent.astype(np.int64) - 53  # value = ints · 2^shifts
+        nonzero = ints != 0
+        low = int(shifts[nonzero].min()) if nonzero.any() else 0
+        rows = [[x << (t - low) if x else 0 for x, t in zip(r, tr)] for r, tr in zip(ints.tolist(), shifts.tolist())]
+        if low >= 0:
+            return cls.from_ints([[x << low for x in row] for row in rows], 1)
+        return cls.from_ints(rows, 1 << -low)
 
     @classmethod
     def from_ints(cls, rows: Sequence[Sequence[int]], den: int, reduce: bool = True) -> "RationalMatrix":

@@ -169,23 +169,6 @@ def _save(fig, path: str) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-#: Exact rows of embeddings already seen in this process (a review repeats the vocabulary's rows).
-_EXACT_ROWS: dict[bytes, tuple[Fraction, ...]] = {}
-
-
-def _exact_rows(tokens: np.ndarray) -> tuple[tuple[Fraction, ...], ...]:
-    """The float rows as exact rationals (every float is a dyadic rational), cached per row."""
-    out = []
-    for row in np.asarray(tokens, dtype=np.float64):
-        key = row.tobytes()
-        if key not in _EXACT_ROWS:
-            if len(_EXACT_ROWS) > 200_000:
-                _EXACT_ROWS.clear()
-            _EXACT_ROWS[key] = tuple(Fraction(x) for x in row.tolist())
-        out.append(_EXACT_ROWS[key])
-    return tuple(out)
-
-
 def _exact_review(tokens: np.ndarray, alpha: Fraction, depth: int, v, b):
     """The exact hardmax run of one review: ``(sign of the logit, trajectory, final clusters)``.
 
@@ -196,10 +179,10 @@ def _exact_review(tokens: np.ndarray, alpha: Fraction, depth: int, v, b):
     :meth:`~dynamics.backends.certified.CertifiedEngine.exact_classes`).
     """
     from dynamics.backends.certified import CertifiedEngine
-    from dynamics.config import Config, Head, identity
+    from dynamics.config import Config, DyadicTokens, Head, identity
 
     d = tokens.shape[1]
-    config = Config(tokens=_exact_rows(tokens), heads=(Head(A=identity(d), alpha=alpha),))
+    config = Config(tokens=DyadicTokens(tokens), heads=(Head(A=identity(d), alpha=alpha),))
     engine = CertifiedEngine(config)
     traj = engine.run(depth)
     sign = engine.mean_functional_sign(depth, [float(x) for x in v], float(b))
@@ -209,6 +192,13 @@ def _exact_review(tokens: np.ndarray, alpha: Fraction, depth: int, v, b):
 @torch.no_grad()
 def _crosscheck_reviews(run: str, data_dir: str | None, limit: int | None, part: int, parts: int) -> dict:
     """Exact-vs-float counts for every ``parts``-th test review starting at ``part`` (one worker's share)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # the certified filter's products are small: a second BLAS thread only contends
+        return _crosscheck_share(run, data_dir, limit, part, parts)
+
+
+def _crosscheck_share(run: str, data_dir: str | None, limit: int | None, part: int, parts: int) -> dict:
     torch.set_num_threads(1)
     model, meta = load_model(run)
     _, ids, _ = test_set(meta, data_dir, limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dynamics import config_from_dict, simulate
@@ -146,3 +147,41 @@ def test_classes_not_known_to_be_copies_are_merged_exactly():
     assert state.copies[0] == state.copies[1]
     state.copies = np.array([0, 3, 1, 2])  # 0 and 1 no longer known to be copies
     assert engine.exact_classes(4) == [[0, 1], [2], [3]]
+
+
+FLOAT_ENTRIES = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.sampled_from([0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1.0, -1.0]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=SLOW_OK)
+@given(st.integers(1, 6), st.integers(1, 3), st.data(), st.sampled_from(["1/2", "3", "1/7"]), st.integers(0, 6))
+def test_float_tokens_give_the_exact_run_of_their_values(n, d, data, alpha, steps):
+    """DyadicTokens (the engines start from the floats): the same run as the same values given as
+    Fractions, on the exact and certified engines — any float64 (subnormals, ±0, the largest), copies."""
+    from dynamics.config import Config, DyadicTokens, Head, identity
+
+    rows = data.draw(st.lists(st.lists(FLOAT_ENTRIES, min_size=d, max_size=d), min_size=1, max_size=n))
+    rows = rows + rows[:data.draw(st.integers(0, len(rows)))]  # copies
+    heads = (Head(A=identity(d), alpha=Fraction(alpha)),)
+    exact = simulate(Config(tokens=tuple(tuple(Fraction(x) for x in r) for r in rows), heads=heads), steps)
+    floats = Config(tokens=DyadicTokens(rows), heads=heads)
+    for backend in ("exact", "certified"):
+        t = simulate(floats, steps, backend=backend)
+        assert t.follow == exact.follow and t.leaders == exact.leaders, backend
+        assert [s.fractions() for s in t.states] == [s.fractions() for s in exact.states], backend
+    engine = CertifiedEngine(floats)
+    engine.run(steps)
+    assert engine.exact_classes(steps) == exact.clusters()
+
+
+def test_dyadic_tokens_read_as_their_exact_values():
+    from dynamics.config import DyadicTokens
+    from dynamics.rational import RationalMatrix
+
+    tokens = DyadicTokens([[0.1, -0.0], [5e-324, 1e308]])
+    assert tokens[0] == (Fraction(0.1), Fraction(0)) and len(tokens) == 2
+    exact = RationalMatrix.from_floats(tokens.array)
+    assert exact.fractions() == [[Fraction(0.1), 0], [Fraction(5e-324), Fraction(1e308)]]
+    with pytest.raises(ValueError):
+        DyadicTokens([[float("nan")]])

@@ -148,6 +148,7 @@ by ``μ`` there).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Callable
@@ -155,11 +156,11 @@ from typing import Callable
 import numpy as np
 from flint import fmpz_mat
 
-from ..config import Config
+from ..config import Config, DyadicTokens
 from ..rational import RationalMatrix
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory
-from .exact import ExactEngine, LayerParameters, _maximisers
+from .exact import ExactEngine, LayerParameters, _maximisers, layer_parameters
 
 __all__ = ["CertifiedEngine", "ExactStates", "FilteredState", "simulate_certified", "score_error_bound",
            "scaled_floats", "scale_exponent", "row_score_bounds", "copy_classes", "UNDERFLOW_UNIT", "MAX_DELTA"]
@@ -317,6 +318,19 @@ class _FloatLayer:
             * UNDERFLOW_UNIT
 
 
+def _float_layer(heads: tuple, d: int) -> _FloatLayer:
+    """The float form of a schedule entry, shared by engines with the same heads (read-only)."""
+    try:
+        return _shared_float_layer(heads, d)
+    except TypeError:  # heads that cannot be hashed
+        return _FloatLayer(layer_parameters(heads), heads, d)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_float_layer(heads: tuple, d: int) -> _FloatLayer:
+    return _FloatLayer(layer_parameters(heads), heads, d)
+
+
 #: The enclosure's relative safety factor: absorbs the rounding of ``c̃``, ``Ṽ`` and of evaluating ``δ⁺``
 #: (relative ``O((d + H) u)``, far below ``2⁻⁴⁰``), and compounds to only ``1 + K·2⁻⁴⁰`` over ``K`` steps.
 RELATIVE_SLACK = 1 + 2.0 ** -40
@@ -345,7 +359,7 @@ class CertifiedEngine(ExactEngine):
     def _float_layer(self, k: int) -> _FloatLayer:
         index = self.config.layer_index(k)
         if index not in self._float_layers:
-            self._float_layers[index] = _FloatLayer(self.parameters(k), self.config.schedule[index], self.d)
+            self._float_layers[index] = _float_layer(self.config.schedule[index], self.d)
         return self._float_layers[index]
 
     def _from_exact(self, exact: RationalMatrix, k: int) -> FilteredState:
@@ -357,10 +371,23 @@ class CertifiedEngine(ExactEngine):
         return FilteredState(k, Z, delta, copy_classes(rows), scale_exponent(rows, exact.den), exact)
 
     def initial_state(self) -> FilteredState:
-        return self._from_exact(super().initial_state(), 0)
+        tokens = self.config.tokens
+        if not isinstance(tokens, DyadicTokens):
+            return self._from_exact(super().initial_state(), 0)
+        # Float tokens are their own float state: scaled by a power of two (exact but in the subnormal
+        # range: μ), and equal rows are equal values; Z^0 is built only if an exact step needs it.
+        Z = tokens.array + 0.0  # -0.0 → 0.0
+        top = float(np.abs(Z).max())
+        scale = math.ceil(math.log2(top)) if top > 0 else 0
+        _, copies = np.unique(Z, axis=0, return_inverse=True)
+        first = {}
+        copies = np.array([first.setdefault(c, len(first)) for c in copies.reshape(-1).tolist()], dtype=np.int64)
+        return FilteredState(0, np.ldexp(Z, -scale), np.full(self.n, UNDERFLOW_UNIT), copies, scale)
 
     def exact_state(self, k: int) -> RationalMatrix:
         """``Z^k`` exactly: replayed from the last exact state before it with the recorded follow sets."""
+        if 0 not in self._checkpoints:
+            self._checkpoints[0] = ExactEngine.initial_state(self)
         if k not in self._checkpoints:
             start = max(j for j in self._checkpoints if j < k)
             state = self._checkpoints[start]
@@ -504,20 +531,23 @@ class CertifiedEngine(ExactEngine):
 
         The classes of copies are exact subsets of them; two classes are proved different when their
         representatives are farther apart than their enclosures: ``fl(‖z̃_a − z̃_b‖_∞) > (δ_a + δ_b)(1 + 4u) + μ``
-        (``fl`` of a difference is within ``u`` of it, relatively, or exact when subnormal).
-        Otherwise the exact state decides.
+        (``fl`` of a difference is within ``u`` of it, relatively, or exact when subnormal). First
+        tried on one coordinate: if the sorted first coordinates of the representatives are
+        pairwise farther apart than ``2 max δ (1 + 4u) + μ``, every pair is (gaps add up along the
+        sorted line). Otherwise the exact state decides.
         """
         state = self.float_states[k]
         classes, first = np.unique(state.copies, return_index=True)
         reps = np.sort(first)
-        if 1 < reps.size <= 2048:
-            Z, delta = state.Z[reps], state.delta[reps]
+        Z, delta = state.Z[reps], state.delta[reps]
+        proved = reps.size == 1
+        if reps.size > 1:  # fast: sorted by one coordinate, neighbours farther apart than 2 max δ
+            line = np.sort(Z[:, 0])
+            proved = bool(np.diff(line).min() > 2 * float(delta.max()) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT)
+        if not proved and 1 < reps.size <= 2048:  # every pair, in the ∞-norm
             gap = np.abs(Z[:, None, :] - Z[None, :, :]).max(axis=2)
             allowed = (delta[:, None] + delta[None, :]) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT
-            separated = (gap > allowed) | np.eye(reps.size, dtype=bool)
-            proved = bool(separated.all())
-        else:
-            proved = reps.size == 1
+            proved = bool(((gap > allowed) | np.eye(reps.size, dtype=bool)).all())
         keys = state.copies.tolist() if proved else self.exact_state(k).ints()
         groups: dict = {}
         for i, key in enumerate(keys):

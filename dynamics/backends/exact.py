@@ -31,12 +31,13 @@ a layer first uses them.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
 from flint import fmpz_mat
 
-from ..config import Config
+from ..config import Config, DyadicTokens
 from ..rational import RationalMatrix, common_denominator
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory
@@ -97,6 +98,21 @@ class LayerParameters:
         self.den = den * E
 
 
+def layer_parameters(heads: tuple) -> LayerParameters:
+    """:class:`LayerParameters` of a schedule entry, shared by engines with the same heads (read-only;
+    many runs of one model, e.g. the reviews of a sentiment cross-validation, build them once).
+    Heads that cannot be hashed (matrices given as lists) are not shared."""
+    try:
+        return _shared_layer_parameters(heads)
+    except TypeError:
+        return LayerParameters(heads)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_layer_parameters(heads: tuple) -> LayerParameters:
+    return LayerParameters(heads)
+
+
 class ExactEngine:
     """The exact :class:`~dynamics.engine.Engine`: one configuration in rational arithmetic.
 
@@ -133,11 +149,14 @@ class ExactEngine:
         """The integer parameters of layer ``k`` (built once per schedule entry)."""
         index = self.config.layer_index(k)
         if index not in self._layers:
-            self._layers[index] = LayerParameters(self.config.schedule[index])
+            self._layers[index] = layer_parameters(self.config.schedule[index])
         return self._layers[index]
 
     def initial_state(self) -> RationalMatrix:
-        return RationalMatrix.from_rows(self.config.tokens)
+        tokens = self.config.tokens
+        if isinstance(tokens, DyadicTokens):
+            return RationalMatrix.from_floats(tokens.array)
+        return RationalMatrix.from_rows(tokens)
 
     def keys(self, state: RationalMatrix) -> list:
         return state.row_keys()
