@@ -1,13 +1,19 @@
-"""Exact cross-validation cost per review, the working tree against a baseline commit (issue 13).
+"""Exact cross-validation speed, the working tree against a baseline commit (issue 13).
 
     python -m benchmarks.bench_reviews [--baseline REF] [--reviews N] [--seed S]
+    python -m benchmarks.bench_reviews --run RUN [--limit N] [--workers W] [--baseline REF]
 
-Synthetic reviews stand in for a trained model's (``n`` from 50 to 250 tokens,
-d = 16, float32 embeddings with every 7th token a repeat of the first, α and the
-decoder float32, 8 layers). Each tree's ``sentiment.analysis._exact_review`` runs
-in a fresh process on the same reviews; the script prints milliseconds per
-review and requires identical answers (prediction sign, final leaders, final
-clusters) from both. Nothing is written.
+Without ``--run``: synthetic reviews stand in for a trained model's (``n`` from
+50 to 250 tokens, d = 16, float32 embeddings with every 7th token a repeat of
+the first, α and the decoder float32, 8 layers). Each tree's
+``sentiment.analysis._exact_review`` runs in a fresh process on the same
+reviews; the script prints milliseconds per review and requires identical
+answers (prediction sign, final leaders, final clusters) from both.
+
+With ``--run``: ``python -m sentiment crosscheck RUN --json`` of a trained run
+(all test reviews unless ``--limit``), in each tree, with the same workers; the
+script prints both times and requires identical counts (wrong predictions,
+leader sets, clusters, test reviews). Nothing is written either way.
 """
 
 from __future__ import annotations
@@ -62,21 +68,51 @@ def measure(root: str, reviews: int, seed: int) -> dict:
     return json.loads(done.stdout)
 
 
+COUNTS = ("test_reviews", "wrong_predictions", "wrong_leader_sets", "wrong_clusters")
+
+
+def measure_run(root: str, run: str, limit: int | None, workers: int, data_dir: str) -> dict:
+    """``sentiment crosscheck`` of ``run`` with the code at ``root`` (fresh process)."""
+    command = [sys.executable, "-m", "sentiment", "crosscheck", os.path.abspath(run), "--json",
+               "--workers", str(workers), "--data-dir", data_dir] + (["--limit", str(limit)] if limit else [])
+    env = dict(os.environ, PYTHONPATH=root)
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=7200)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_reviews: crosscheck failed in {root}: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_reviews", description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help=f"git ref to compare with (default {DEFAULT_BASELINE})")
     parser.add_argument("--reviews", type=int, default=60, help="synthetic reviews (default 60)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run", help="a trained run folder: time `sentiment crosscheck` on it instead")
+    parser.add_argument("--limit", type=int, help="with --run: this many test reviews (default all)")
+    parser.add_argument("--workers", type=int, default=2, help="with --run: processes (default 2)")
+    parser.add_argument("--data-dir", default=os.environ.get("IMDB_DATA_DIR", os.path.join(ROOT, "..", "shared", "data", "imdb")),
+                        help="with --run: the IMDb parquet folder (default $IMDB_DATA_DIR or ../shared/data/imdb)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-reviews-") as folder:
         baseline_root = os.path.join(folder, "baseline")
         subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", "--quiet", baseline_root, args.baseline],
                        check=True)
         try:
-            before = measure(baseline_root, args.reviews, args.seed)
-            after = measure(ROOT, args.reviews, args.seed)
+            if args.run:
+                data_dir = os.path.abspath(args.data_dir)
+                before = measure_run(baseline_root, args.run, args.limit, args.workers, data_dir)
+                after = measure_run(ROOT, args.run, args.limit, args.workers, data_dir)
+            else:
+                before = measure(baseline_root, args.reviews, args.seed)
+                after = measure(ROOT, args.reviews, args.seed)
         finally:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", baseline_root], check=False)
+    if args.run:
+        same = all(before[k] == after[k] for k in COUNTS)
+        print(f"sentiment crosscheck of {after['test_reviews']} reviews (d = {after['dim']}, {args.workers} workers): "
+              f"{before['seconds']:.1f} s -> {after['seconds']:.1f} s ({before['seconds'] / after['seconds']:.1f}x); "
+              f"identical counts: {same} ({', '.join(f'{k} {after[k]}' for k in COUNTS[1:])})")
+        return 0 if same else 1
     same = before["answers"] == after["answers"]
     print(f"exact cross-validation of {args.reviews} synthetic reviews: {before['ms_per_review']:.1f} -> "
           f"{after['ms_per_review']:.1f} ms per review ({before['ms_per_review'] / after['ms_per_review']:.1f}x); "

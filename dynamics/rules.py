@@ -71,7 +71,23 @@ def leaders(follow: FollowSets, keys: Sequence[Hashable]) -> tuple[int, ...]:
         ``keys[i] == keys[j]`` exactly when ``z_i = z_j`` (in the backend's
         arithmetic: exact for the exact engine, bitwise for floats).
     """
-    return tuple(i for i, c in enumerate(follow) if c == (i,) or all(keys[j] == keys[i] for j in c))
+    uniform: dict[tuple, Hashable] = {}  # per distinct follow set: the key all its tokens share, or _MIXED
+    out = []
+    for i, c in enumerate(follow):
+        if c == (i,) or not len(c):
+            out.append(i)
+            continue
+        if type(c) is not tuple:
+            c = tuple(c)
+        if c not in uniform:
+            first = keys[c[0]]
+            uniform[c] = first if all(keys[j] == first for j in c) else _MIXED
+        if uniform[c] == keys[i]:
+            out.append(i)
+    return tuple(out)
+
+
+_MIXED = object()  # a follow set whose tokens are not all equal: no token's key equals it
 
 
 def clusters(keys: Iterable[Hashable]) -> list[list[int]]:

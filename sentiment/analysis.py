@@ -169,7 +169,7 @@ def _save(fig, path: str) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def _exact_review(tokens: np.ndarray, alpha: Fraction, depth: int, v, b):
+def _exact_review(tokens: np.ndarray, alpha: Fraction | tuple, depth: int, v, b):
     """The exact hardmax run of one review: ``(sign of the logit, trajectory, final clusters)``.
 
     The certified engine decides every follow set exactly; the sign of the logit
@@ -182,7 +182,8 @@ def _exact_review(tokens: np.ndarray, alpha: Fraction, depth: int, v, b):
     from dynamics.config import Config, DyadicTokens, Head, identity
 
     d = tokens.shape[1]
-    config = Config(tokens=DyadicTokens(tokens), heads=(Head(A=identity(d), alpha=alpha),))
+    heads = alpha if isinstance(alpha, tuple) else (Head(A=identity(d), alpha=alpha),)  # pass heads to reuse them
+    config = Config(tokens=DyadicTokens(tokens), heads=heads)
     engine = CertifiedEngine(config)
     traj = engine.run(depth)
     sign = engine.mean_functional_sign(depth, [float(x) for x in v], float(b))
@@ -202,7 +203,9 @@ def _crosscheck_share(run: str, data_dir: str | None, limit: int | None, part: i
     torch.set_num_threads(1)
     model, meta = load_model(run)
     _, ids, _ = test_set(meta, data_dir, limit)
-    alpha = Fraction(float(model.alpha.detach()))
+    from dynamics.config import Head, identity
+
+    heads = (Head(A=identity(model.dim), alpha=Fraction(float(model.alpha.detach()))),)  # one object for every review
     v = [Fraction(float(x)) for x in model.decoder.weight.detach()[0]]
     b = Fraction(float(model.decoder.bias.detach()[0]))
     counts = Counter()
@@ -214,7 +217,7 @@ def _crosscheck_share(run: str, data_dir: str | None, limit: int | None, part: i
         states, winners = model.trajectory(review, rule="hardmax")
         # (with mask_pads the pads were dropped above, so the mask is all true: the same run)
         float_logit = float(model(review, rule="hardmax")[0])
-        sign, traj, exact_groups = _exact_review(emb, alpha, model.depth, v, b)
+        sign, traj, exact_groups = _exact_review(emb, heads, model.depth, v, b)
         counts["wrong_predictions"] += (sign > 0) != (float_logit > 0)
         copies = review[:, :, None] == review[:, None, :]
         float_leaders = tuple(np.flatnonzero((~(winners[-1] & ~copies).any(dim=-1))[0].numpy()).tolist())

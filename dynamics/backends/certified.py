@@ -35,7 +35,11 @@ The float state ``Z̃^k`` and per-token bounds ``δ^k`` satisfy
 
 * **Start** (and whenever the floats are rebuilt from an exact state):
   ``z̃ = fl(z')`` correctly rounded (Python's ``int / int``), so
-  ``δ_i = u' max_t |z̃_it| + μ``.
+  ``δ_i = u' max_t |z̃_it| + μ``. Tokens given as floats
+  (:class:`~dynamics.config.DyadicTokens`) are their own exact values: scaled
+  by a power of two, which is exact but for subnormal results, ``δ_i = μ``;
+  equal rows are equal values, and ``Z^0`` is built only if an exact step
+  needs it.
 * **A step decided entirely by the filter.** Every follow set the filter
   decides is a whole class of exact copies (below), so the exact mean over
   ``C^h_i`` is any member ``z_{j_h}``: the update needs no sum. With the
@@ -275,14 +279,17 @@ class FilteredState:
         ``Z^k`` as a :class:`~dynamics.rational.RationalMatrix` when the engine has it, else ``None``.
     exact_step
         True once a row of this state was decided exactly (the layer is then taken exactly).
+    reps
+        Per head, each row's float argmax: a member of the row's follow set where the filter decided it.
     """
 
-    __slots__ = ("k", "Z", "delta", "copies", "exact", "exact_step", "scale")
+    __slots__ = ("k", "Z", "delta", "copies", "exact", "exact_step", "scale", "reps")
 
     def __init__(self, k: int, Z: np.ndarray, delta: np.ndarray, copies: np.ndarray, scale: int,
                  exact: RationalMatrix | None = None):
         self.k, self.Z, self.delta, self.copies, self.exact = k, Z, delta, copies, exact
         self.scale = scale
+        self.reps: list[np.ndarray] = []  # per head, each row's float argmax (set by the filter)
         self.exact_step = False  # some row of this step was decided exactly: the step is taken exactly
 
 
@@ -320,10 +327,20 @@ class _FloatLayer:
 
 def _float_layer(heads: tuple, d: int) -> _FloatLayer:
     """The float form of a schedule entry, shared by engines with the same heads (read-only)."""
+    hit = _FLOAT_BY_IDENTITY.get(id(heads))
+    if hit is not None and hit[0] is heads and hit[1] == d:  # the same heads object: no hashing
+        return hit[2]
     try:
-        return _shared_float_layer(heads, d)
+        value = _shared_float_layer(heads, d)
     except TypeError:  # heads that cannot be hashed
         return _FloatLayer(layer_parameters(heads), heads, d)
+    if len(_FLOAT_BY_IDENTITY) > 64:
+        _FLOAT_BY_IDENTITY.clear()
+    _FLOAT_BY_IDENTITY[id(heads)] = (heads, d, value)
+    return value
+
+
+_FLOAT_BY_IDENTITY: dict[int, tuple] = {}
 
 
 @functools.lru_cache(maxsize=64)
@@ -353,6 +370,7 @@ class CertifiedEngine(ExactEngine):
         self._checkpoints: dict[int, RationalMatrix] = {}  # exact states the run has
         self._log: list[tuple[FollowSets, ...]] = []  # follow sets of Z^k under layer k (k = 0, 1, …)
         self.rows_total = self.rows_filtered = self.exact_layers = 0
+        self._classes: tuple | None = None  # (copies array, its _members)
 
     # ----- states ---------------------------------------------------------------------------
 
@@ -379,10 +397,8 @@ class CertifiedEngine(ExactEngine):
         Z = tokens.array + 0.0  # -0.0 → 0.0
         top = float(np.abs(Z).max())
         scale = math.ceil(math.log2(top)) if top > 0 else 0
-        _, copies = np.unique(Z, axis=0, return_inverse=True)
-        first = {}
-        copies = np.array([first.setdefault(c, len(first)) for c in copies.reshape(-1).tolist()], dtype=np.int64)
-        return FilteredState(0, np.ldexp(Z, -scale), np.full(self.n, UNDERFLOW_UNIT), copies, scale)
+        _, copies = np.unique(Z, axis=0, return_inverse=True)  # class numbers 0 … C-1
+        return FilteredState(0, np.ldexp(Z, -scale), np.full(self.n, UNDERFLOW_UNIT), copies.reshape(-1).astype(np.int64), scale)
 
     def exact_state(self, k: int) -> RationalMatrix:
         """``Z^k`` exactly: replayed from the last exact state before it with the recorded follow sets."""
@@ -418,10 +434,14 @@ class CertifiedEngine(ExactEngine):
                 state.exact = self.exact_state(k)
         per_head: list[list] = []
         undecided: list[list[int]] = []
-        classes = _members(state.copies)
+        if self._classes is None or self._classes[0] is not state.copies:  # copies pass unchanged through float steps
+            self._classes = (state.copies, _members(state.copies))
+        classes = self._classes[1]
+        state.reps = []
         for h in range(len(layer.A)):
-            follow = self._filter(state, layer, h, classes)
+            follow, reps = self._filter(state, layer, h, classes)
             per_head.append(follow)
+            state.reps.append(reps)
             undecided.append([i for i, c in enumerate(follow) if c is None])
         self.rows_total += self.n * len(per_head)
         self.rows_filtered += sum(self.n - len(u) for u in undecided)
@@ -433,15 +453,17 @@ class CertifiedEngine(ExactEngine):
         return tuple(tuple(f) for f in per_head)
 
     def _filter(self, state: FilteredState, layer: _FloatLayer, h: int,
-                classes: tuple[dict[int, tuple[int, ...]], np.ndarray]) -> list[tuple[int, ...] | None]:
-        """The filter's decision per row of head ``h`` (``None`` where it cannot decide); ``classes`` is
-        :func:`_members` of the state's copies."""
+                classes: tuple[dict[int, tuple[int, ...]], np.ndarray]) -> tuple[list, np.ndarray]:
+        """The filter's decision per row of head ``h`` (``None`` where it cannot decide), and each row's
+        float argmax (a member of its follow set where decided); ``classes`` is :func:`_members` of the
+        state's copies."""
         n = self.n
         Z, copies = state.Z, state.copies
         members, sizes = classes
         A = layer.A[h]
         R = row_score_bounds(Z, state.delta, A, layer.absA[h])
         follow: list[tuple[int, ...] | None] = [None] * n
+        reps = np.zeros(n, dtype=np.int64)  # the float argmax of each row: a member of a decided follow set
         block = max(1, BLOCK_ENTRIES // max(n, 1))
         ZA = Z @ A.T
         for r0 in range(0, n, block):
@@ -461,10 +483,13 @@ class CertifiedEngine(ExactEngine):
             if multi.size:  # … and they are those copies
                 candidates = S[multi] >= threshold[multi, None]
                 ok[multi] = (candidates & (copies[None, :] == cls[multi][:, None])).sum(axis=1) == size[multi]
-            for r, (j, decided, c) in enumerate(zip(jstar.tolist(), ok.tolist(), cls.tolist())):
-                if decided:
-                    follow[r0 + r] = members[c] if c in members else (j,)
-        return follow
+            reps[rows] = jstar
+            if members:
+                follow[rows] = [(members[c] if c in members else (j,)) if decided else None
+                                for j, decided, c in zip(jstar.tolist(), ok.tolist(), cls.tolist())]
+            else:
+                follow[rows] = [(j,) if decided else None for j, decided in zip(jstar.tolist(), ok.tolist())]
+        return follow, reps
 
     def _decide_exactly(self, state: FilteredState, k: int, per_head: list[list], undecided: list[list[int]]) -> None:
         """The undecided rows from exact integer scores; the classes of copies recomputed exactly."""
@@ -498,8 +523,7 @@ class CertifiedEngine(ExactEngine):
             out = layer.c0 * Z
             spread = abs(layer.c0) * delta
             size = abs(layer.c0) * norms
-            for c, V_T, Vn, follow in zip(layer.ch, layer.V_T, layer.Vnorm, per_head):
-                j = np.fromiter((f[0] for f in follow), dtype=np.int64, count=self.n)  # any copy: the exact mean
+            for c, V_T, Vn, j in zip(layer.ch, layer.V_T, layer.Vnorm, state.reps):  # any copy: the exact mean
                 attended = Z[j] if V_T is None else Z[j] @ V_T
                 out = out + c * attended
                 spread = spread + (abs(c) * Vn) * delta[j]

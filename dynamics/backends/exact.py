@@ -102,10 +102,20 @@ def layer_parameters(heads: tuple) -> LayerParameters:
     """:class:`LayerParameters` of a schedule entry, shared by engines with the same heads (read-only;
     many runs of one model, e.g. the reviews of a sentiment cross-validation, build them once).
     Heads that cannot be hashed (matrices given as lists) are not shared."""
+    hit = _BY_IDENTITY.get(id(heads))
+    if hit is not None and hit[0] is heads:  # the same heads object: no hashing of its matrices
+        return hit[1]
     try:
-        return _shared_layer_parameters(heads)
+        value = _shared_layer_parameters(heads)
     except TypeError:
         return LayerParameters(heads)
+    if len(_BY_IDENTITY) > 64:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[id(heads)] = (heads, value)  # holds the object, so its id is not reused meanwhile
+    return value
+
+
+_BY_IDENTITY: dict[int, tuple] = {}
 
 
 @functools.lru_cache(maxsize=64)
