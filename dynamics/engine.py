@@ -53,7 +53,11 @@ class Engine(Protocol[State]):
         ...
 
     def keys(self, state: State) -> Sequence[Hashable]:
-        """Per-token keys, equal exactly when the tokens are equal in the engine's arithmetic."""
+        """Per-token keys, equal exactly when the tokens are equal in the engine's arithmetic.
+
+        The loop's leaders are ``rules.leaders(C, keys)``; an engine may instead define
+        ``leaders_of(state, C)`` returning the same tuple faster (the certified engine does).
+        """
         ...
 
     def info(self) -> dict[str, Any]:
@@ -123,6 +127,7 @@ def run_engine(
     stopped = None
     config = getattr(engine, "config", None)
     can_fix = stop_when_fixed and config is not None and config.identity_values
+    fast_leaders = getattr(engine, "leaders_of", None)
     layers = iterate_layers(engine, steps)
     try:
         for item in layers:
@@ -130,7 +135,8 @@ def run_engine(
             states.append(item.state)
             follow.append(union)
             by_head.append(item.follow_by_head)
-            leader_list.append(leaders(union, engine.keys(item.state)))
+            leader_list.append(fast_leaders(item.state, union) if fast_leaders is not None
+                               else leaders(union, engine.keys(item.state)))
             if item.k < steps and progress is not None:
                 progress(item.k + 1)
             if can_fix and len(leader_list[-1]) == len(union) and item.k >= len(config.schedule) - 1:

@@ -216,7 +216,9 @@ def _crosscheck_share(run: str, data_dir: str | None, limit: int | None, part: i
         emb = model.embedding(review)[0].numpy()
         states, winners = model.trajectory(review, rule="hardmax")
         # (with mask_pads the pads were dropped above, so the mask is all true: the same run)
-        float_logit = float(model(review, rule="hardmax")[0])
+        # The model's float prediction, from the same float run (``model(review)`` computes exactly these
+        # layers again: tests/test_sentiment.py checks that the two agree bit for bit)
+        float_logit = float(model.decoder(model.pooled(states[-1], review)).squeeze(-1)[0])
         sign, traj, exact_groups = _exact_review(emb, heads, model.depth, v, b)
         counts["wrong_predictions"] += (sign > 0) != (float_logit > 0)
         copies = review[:, :, None] == review[:, None, :]

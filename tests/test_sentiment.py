@@ -109,6 +109,21 @@ def test_model_layers_are_the_dynamics_backend_and_pad_masking_works():
     assert not winners[0][0, :, 3:].any()  # nobody attends to a masked pad
 
 
+@pytest.mark.parametrize("mask_pads", (True, False))
+def test_the_trajectorys_final_state_gives_the_models_hardmax_logit_bit_for_bit(mask_pads):
+    """The exact cross-validation reads the float prediction off ``model.trajectory`` instead of
+    running the layers again: the two must be the same floats."""
+    torch.manual_seed(1)
+    model = ClusteringClassifier(vocab_size=300, dim=16, depth=8, tau=1e-3, mask_pads=mask_pads)
+    generator = torch.Generator().manual_seed(2)
+    for n in (1, 2, 17, 120, 250):
+        review = torch.randint(1, 300, (1, n), generator=generator)
+        review[0, ::5] = review[0, 0]  # repeated words
+        states, _ = model.trajectory(review, rule="hardmax")
+        from_states = model.decoder(model.pooled(states[-1], review)).squeeze(-1)
+        assert torch.equal(from_states, model(review, rule="hardmax"))
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     if SHARED is None:

@@ -162,7 +162,7 @@ from flint import fmpz_mat
 
 from ..config import Config, DyadicTokens
 from ..rational import RationalMatrix
-from ..rules import FollowSets, step_weights
+from ..rules import FollowSets, leaders, step_weights
 from ..trajectory import Trajectory
 from .exact import ExactEngine, LayerParameters, _maximisers, layer_parameters
 
@@ -414,6 +414,18 @@ class CertifiedEngine(ExactEngine):
 
     def keys(self, state: FilteredState) -> list:
         return state.copies.tolist()
+
+    def leaders_of(self, state: FilteredState, follow: FollowSets) -> tuple[int, ...]:
+        """The leaders of a state whose rows the filter decided: ``i`` with ``j*`` (every head) one of
+        its copies, because a decided ``C_i`` is exactly ``j*``'s class (module docstring). A state
+        with exact rows: :func:`dynamics.rules.leaders` on its exact classes."""
+        if state.exact_step or not state.reps:
+            return leaders(follow, self.keys(state))
+        copies = state.copies
+        same = np.ones(self.n, dtype=bool)
+        for reps in state.reps:
+            same &= copies[reps] == copies
+        return tuple(np.flatnonzero(same).tolist())
 
     def info(self) -> dict:
         return {"filter": {
