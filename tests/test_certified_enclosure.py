@@ -185,3 +185,12 @@ def test_dyadic_tokens_read_as_their_exact_values():
     assert exact.fractions() == [[Fraction(0.1), 0], [Fraction(5e-324), Fraction(1e308)]]
     with pytest.raises(ValueError):
         DyadicTokens([[float("nan")]])
+
+
+def test_identity_shortcut_of_the_row_bound_is_the_same_bound():
+    rng = np.random.default_rng(5)
+    Z = rng.uniform(-1, 1, (30, 7))
+    delta = rng.uniform(0, 1e-10, 30)
+    general = row_score_bounds(Z, delta, np.eye(7))
+    shortcut = row_score_bounds(Z, delta, np.eye(7), identity=True)
+    assert np.allclose(general, shortcut, rtol=1e-12, atol=0)

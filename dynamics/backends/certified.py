@@ -238,7 +238,8 @@ def scaled_floats(rows: Sequence[Sequence[int]], den: int = 1) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def row_score_bounds(Z: np.ndarray, delta: np.ndarray, A: np.ndarray, absA: np.ndarray | None = None) -> np.ndarray:
+def row_score_bounds(Z: np.ndarray, delta: np.ndarray, A: np.ndarray, absA: np.ndarray | None = None,
+                     identity: bool = False) -> np.ndarray:
     """``R_i ≥ max_j |fl(fl(Z̃ Ãᵀ) Z̃ᵀ)_ij − <A' z'_i, z'_j>|`` without the ``4u|S̃_ij*|`` term (module docstring).
 
     Parameters
@@ -249,12 +250,18 @@ def row_score_bounds(Z: np.ndarray, delta: np.ndarray, A: np.ndarray, absA: np.n
         ``Ã``, the float rounding of the exact ``A'`` (``|Ã − A'| ≤ u'|Ã| + μ``).
     absA
         ``|Ã|`` if already computed.
+    identity
+        ``A`` is the identity (then ``q_i = p_i = Σ_t |z̃_it|``, no products).
     """
     absA = np.abs(A) if absA is None else absA
     d = Z.shape[1]
     absZ = np.abs(Z)
-    q = (absZ @ absA.T).sum(axis=1)  # 1ᵀ|Ã||z̃_i|
-    p_max = float((absZ @ absA).sum(axis=1).max(initial=0.0))  # max_j |z̃_j|ᵀ|Ã|1
+    if identity:
+        q = absZ.sum(axis=1)
+        p_max = float(q.max(initial=0.0))
+    else:
+        q = (absZ @ absA.T).sum(axis=1)  # 1ᵀ|Ã||z̃_i|
+        p_max = float((absZ @ absA).sum(axis=1).max(initial=0.0))  # max_j |z̃_j|ᵀ|Ã|1
     z_max, d_max = float(absZ.max(initial=0.0)), float(delta.max(initial=0.0))
     absolute = 32 * d * d * UNDERFLOW_UNIT * (1 + z_max + d_max) ** 2 * (1 + float(absA.max(initial=0.0)))
     with np.errstate(over="ignore", invalid="ignore"):
@@ -308,6 +315,7 @@ class _FloatLayer:
         self.A = [np.eye(d) if MT is None else scaled_floats([[int(x) for x in row] for row in MT.transpose().tolist()])
                   for MT in parameters.score_T]
         self.absA = [np.abs(A) for A in self.A]
+        self.identity = [MT is None for MT in parameters.score_T]  # a positive multiple of I: Ã = I exactly
         c0, ch = step_weights([h.alpha for h in heads])
         try:
             self.c0, self.ch = float(c0), [float(c) for c in ch]
@@ -473,11 +481,12 @@ class CertifiedEngine(ExactEngine):
         Z, copies = state.Z, state.copies
         members, sizes = classes
         A = layer.A[h]
-        R = row_score_bounds(Z, state.delta, A, layer.absA[h])
+        identity = layer.identity[h]
+        R = row_score_bounds(Z, state.delta, A, layer.absA[h], identity)
         follow: list[tuple[int, ...] | None] = [None] * n
         reps = np.zeros(n, dtype=np.int64)  # the float argmax of each row: a member of a decided follow set
         block = max(1, BLOCK_ENTRIES // max(n, 1))
-        ZA = Z @ A.T
+        ZA = Z if identity else Z @ A.T
         for r0 in range(0, n, block):
             rows = slice(r0, min(n, r0 + block))
             with np.errstate(over="ignore", invalid="ignore"):
