@@ -38,6 +38,7 @@ Limits (checked before the work; :class:`ConfigLimitError` is both a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
@@ -122,8 +123,9 @@ class Head:
         """``V`` with the identity written out."""
         return self.V if self.V is not None else identity(len(self.A))
 
-    @property
+    @functools.cached_property
     def is_rational(self) -> bool:
+        """True if ``A``, ``alpha`` and ``V`` are plain rationals (computed once per head)."""
         entries = [x for row in self.A for x in row] + [x for row in (self.V or ()) for x in row]
         return isinstance(self.alpha, Fraction) and all(isinstance(x, Fraction) for x in entries)
 
@@ -262,6 +264,8 @@ class Config:
                 if isinstance(x, Expr):
                     return f"tokens[{i}][{k}] = {x.source}"
         for prefix, head in self.all_heads():
+            if head.is_rational:
+                continue
             if isinstance(head.alpha, Expr):
                 return f"{prefix}alpha = {head.alpha.source}"
             for name, M in (("A", head.A), ("V", head.V or ())):

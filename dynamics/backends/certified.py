@@ -405,8 +405,9 @@ class CertifiedEngine(ExactEngine):
         Z = tokens.array + 0.0  # -0.0 → 0.0
         top = float(np.abs(Z).max())
         scale = math.ceil(math.log2(top)) if top > 0 else 0
-        _, copies = np.unique(Z, axis=0, return_inverse=True)  # class numbers 0 … C-1
-        return FilteredState(0, np.ldexp(Z, -scale), np.full(self.n, UNDERFLOW_UNIT), copies.reshape(-1).astype(np.int64), scale)
+        first: dict[bytes, int] = {}  # equal rows (bytes, after -0.0 → 0.0) are equal values: class numbers 0 … C-1
+        copies = np.array([first.setdefault(row.tobytes(), len(first)) for row in Z], dtype=np.int64)
+        return FilteredState(0, np.ldexp(Z, -scale), np.full(self.n, UNDERFLOW_UNIT), copies, scale)
 
     def exact_state(self, k: int) -> RationalMatrix:
         """``Z^k`` exactly: replayed from the last exact state before it with the recorded follow sets."""
