@@ -217,19 +217,19 @@ def scale_exponent(rows: Sequence[Sequence[int]], den: int = 1) -> int:
     return top - den.bit_length() + 1 if top else 0
 
 
-def scaled_floats(rows: Sequence[Sequence[int]], den: int = 1) -> np.ndarray:
+def scaled_floats(rows: Sequence[Sequence[int]], den: int = 1, e: int | None = None) -> np.ndarray:
     """``fl(2^{-e} · N / D)``, each entry correctly rounded, with ``e`` such that every ``|entry| ≤ 1``.
 
     ``e = (bits of max |N_ij|) − (bits of D) + 1`` gives ``|N_ij| / D < 2^e``.
     The scale is a power of two shared by all entries, so it changes no
     argmax decision (module docstring), and nothing can overflow, whatever the
     magnitude of the exact numbers. Entries far below the largest may
-    underflow to subnormals or zero; the bound's ``μ`` covers them.
+    underflow to subnormals or zero; the bound's ``μ`` covers them. ``e``: :func:`scale_exponent`
+    of the same rows, if the caller has it.
     """
-    top = max((abs(x).bit_length() for row in rows for x in row), default=0)
-    if top == 0:
-        return np.zeros((len(rows), len(rows[0]) if rows else 0), dtype=np.float64)
-    e = scale_exponent(rows, den)
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float64)
+    e = scale_exponent(rows, den) if e is None else e
     if e >= 0:
         scaled_den = den << e
         values = [[x / scaled_den for x in row] for row in rows]
@@ -392,9 +392,10 @@ class CertifiedEngine(ExactEngine):
         """Floats restarted from an exact state (``δ = u'|z̃| + μ``; exact classes of copies)."""
         self._checkpoints[k] = exact
         rows = exact.ints()
-        Z = scaled_floats(rows, exact.den)
+        scale = scale_exponent(rows, exact.den)
+        Z = scaled_floats(rows, exact.den, scale)
         delta = np.abs(Z).max(axis=1, initial=0.0) * (UNIT_ROUNDOFF / (1 - UNIT_ROUNDOFF)) + UNDERFLOW_UNIT
-        return FilteredState(k, Z, delta, copy_classes(rows), scale_exponent(rows, exact.den), exact)
+        return FilteredState(k, Z, delta, copy_classes(rows), scale, exact)
 
     def initial_state(self) -> FilteredState:
         tokens = self.config.tokens
