@@ -247,7 +247,7 @@ class Config:
 
     @property
     def d(self) -> int:
-        return len(self.tokens[0])
+        return self.tokens.array.shape[1] if isinstance(self.tokens, DyadicTokens) else len(self.tokens[0])
 
     @property
     def is_rational(self) -> bool:

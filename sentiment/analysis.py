@@ -169,25 +169,20 @@ def _save(fig, path: str) -> None:
     write_atomic(path, buffer.getvalue())
 
 
-def _exact_review(tokens: np.ndarray, alpha: Fraction | tuple, depth: int, v, b):
-    """The exact hardmax run of one review: ``(sign of the logit, trajectory, final clusters)``.
+def _exact_reviews(token_arrays: list[np.ndarray], heads: tuple, depth: int, v, b):
+    """The exact hardmax runs of many reviews: ``(signs of the logits, CertifiedBatch)``.
 
-    The certified engine decides every follow set exactly; the sign of the logit
-    ``vᵀ mean_i z_i^K + b`` and the final clusters are read off its float state with their
-    enclosures, and from the exact final state only where those cannot decide
-    (:meth:`~dynamics.backends.certified.CertifiedEngine.mean_functional_sign`,
-    :meth:`~dynamics.backends.certified.CertifiedEngine.exact_classes`).
+    The stacked certified filter (:class:`~dynamics.backends.certified_batch.CertifiedBatch`)
+    decides every follow set exactly; the signs of the logits ``vᵀ mean_i z_i^K + b``, the leaders
+    and the final clusters are read off its float states with their enclosures, and from exact
+    states only where those cannot decide. ``heads``: one tuple of :class:`~dynamics.config.Head`
+    for every review (the engines' parameters are cached by its identity).
     """
-    from dynamics.backends.certified import CertifiedEngine
-    from dynamics.config import Config, DyadicTokens, Head, identity
+    from dynamics.backends.certified_batch import CertifiedBatch
+    from dynamics.config import Config, DyadicTokens
 
-    d = tokens.shape[1]
-    heads = alpha if isinstance(alpha, tuple) else (Head(A=identity(d), alpha=alpha),)  # pass heads to reuse them
-    config = Config(tokens=DyadicTokens(tokens), heads=heads)
-    engine = CertifiedEngine(config)
-    traj = engine.run(depth)
-    sign = engine.mean_functional_sign(depth, [float(x) for x in v], float(b))
-    return sign, traj, engine.exact_classes(depth)
+    batch = CertifiedBatch([Config(tokens=DyadicTokens(t), heads=heads) for t in token_arrays], depth)
+    return batch.mean_functional_signs([float(x) for x in v], float(b)), batch
 
 
 @torch.no_grad()
@@ -195,42 +190,59 @@ def _crosscheck_reviews(run: str, data_dir: str | None, limit: int | None, part:
     """Exact-vs-float counts for every ``parts``-th test review starting at ``part`` (one worker's share)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):  # the certified filter's products are small: a second BLAS thread only contends
+    with threadpool_limits(1):  # the filter's products are small: a second BLAS thread only contends
         return _crosscheck_share(run, data_dir, limit, part, parts)
 
 
+#: Reviews per float batch (sorted by length, so the padding is short) and per stacked exact batch.
+FLOAT_BATCH, EXACT_BATCH = 64, 512
+
+
 def _crosscheck_share(run: str, data_dir: str | None, limit: int | None, part: int, parts: int) -> dict:
+    """The float path is the model's own batched hardmax run (``model.trajectory``), reviews of similar
+    length together and cut after the last real token; with ``mask_pads`` the padding are masked keys,
+    so the real tokens' float states and follow sets are those of the unpadded review (the logit's
+    last bits may depend on the batch, through BLAS; the prediction is its sign)."""
     torch.set_num_threads(1)
     model, meta = load_model(run)
     _, ids, _ = test_set(meta, data_dir, limit)
     from dynamics.config import Head, identity
 
     heads = (Head(A=identity(model.dim), alpha=Fraction(float(model.alpha.detach()))),)  # one object for every review
-    v = [Fraction(float(x)) for x in model.decoder.weight.detach()[0]]
-    b = Fraction(float(model.decoder.bias.detach()[0]))
+    v = [float(x) for x in model.decoder.weight.detach()[0]]
+    b = float(model.decoder.bias.detach()[0])
+    mine = np.arange(part, len(ids), parts)
+    real = (ids[mine] != 0) if model.mask_pads else np.ones(ids[mine].shape, dtype=bool)
+    width = np.where(real.any(axis=1), ids.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)  # after the last real token
+    mine, real, width = mine[np.argsort(width, kind="stable")], real[np.argsort(width, kind="stable")], np.sort(width)
     counts = Counter()
-    for r in range(part, len(ids), parts):
-        review = torch.from_numpy(ids[r:r + 1])
-        if model.mask_pads:  # masked pads are not keys: the real tokens' dynamics are the unpadded run
-            review = review[:, torch.from_numpy(ids[r] != 0)]
-        emb = model.embedding(review)[0].numpy()
-        states, winners = model.trajectory(review, rule="hardmax")
-        # (with mask_pads the pads were dropped above, so the mask is all true: the same run)
-        # The model's float prediction, from the same float run (``model(review)`` computes exactly these
-        # layers again: tests/test_sentiment.py checks that the two agree bit for bit)
-        float_logit = float(model.decoder(model.pooled(states[-1], review)).squeeze(-1)[0])
-        sign, traj, exact_groups = _exact_review(emb, heads, model.depth, v, b)
-        counts["wrong_predictions"] += (sign > 0) != (float_logit > 0)
-        copies = review[:, :, None] == review[:, None, :]
-        float_leaders = tuple(np.flatnonzero((~(winners[-1] & ~copies).any(dim=-1))[0].numpy()).tolist())
-        counts["wrong_leader_sets"] += float_leaders != traj.leaders[-1]
-        float_groups = sorted(sorted(g) for g in _groups([row.tobytes() for row in states[-1][0].numpy()]))
-        counts["wrong_clusters"] += float_groups != sorted(sorted(g) for g in exact_groups)
-        info = traj.info["filter"]
-        counts["rows_decided_exactly"] += info["decided_exactly"]
-        counts["rows"] += info["rows"]
-        counts["reviews_needing_exact_rows"] += info["decided_exactly"] > 0
-        counts["test_reviews"] += 1
+    for g0 in range(0, len(mine), EXACT_BATCH):
+        tokens, float_answers = [], []
+        for f0 in range(g0, min(g0 + EXACT_BATCH, len(mine)), FLOAT_BATCH):
+            f1 = min(f0 + FLOAT_BATCH, g0 + EXACT_BATCH, len(mine))
+            w = int(width[f1 - 1])
+            batch = torch.from_numpy(ids[mine[f0:f1], :w])
+            states, winners = model.trajectory(batch, rule="hardmax")
+            logits = model.decoder(model.pooled(states[-1], batch)).squeeze(-1).numpy()
+            emb = states[0].numpy()
+            final = states[-1].numpy()
+            copies = batch[:, :, None] == batch[:, None, :]
+            lead = (~(winners[-1] & ~copies).any(dim=-1)).numpy()
+            for r in range(f1 - f0):
+                keep = real[f0 + r, :w]
+                tokens.append(emb[r][keep])
+                float_answers.append((logits[r] > 0, tuple(np.flatnonzero(lead[r][keep]).tolist()),
+                                      sorted(sorted(g) for g in _groups([row.tobytes() for row in final[r][keep]]))))
+        signs, exact = _exact_reviews(tokens, heads, model.depth, v, b)
+        for r, (positive, float_leaders, float_groups) in enumerate(float_answers):
+            counts["wrong_predictions"] += (signs[r] > 0) != positive
+            counts["wrong_leader_sets"] += float_leaders != exact.leaders(r)
+            counts["wrong_clusters"] += float_groups != sorted(sorted(g) for g in exact.exact_classes(r))
+            info = exact.info(r)["filter"]
+            counts["rows_decided_exactly"] += info["decided_exactly"]
+            counts["rows"] += info["rows"]
+            counts["reviews_needing_exact_rows"] += info["decided_exactly"] > 0
+            counts["test_reviews"] += 1
     return dict(counts)
 
 

@@ -167,7 +167,7 @@ from ..trajectory import Trajectory
 from .exact import ExactEngine, LayerParameters, _maximisers, layer_parameters
 
 __all__ = ["CertifiedEngine", "ExactStates", "FilteredState", "simulate_certified", "score_error_bound",
-           "scaled_floats", "scale_exponent", "row_score_bounds", "copy_classes", "UNDERFLOW_UNIT", "MAX_DELTA"]
+           "scaled_floats", "scale_exponent", "row_score_bounds", "enclosed_update", "rescaled", "copy_classes", "exact_start", "float_start", "UNDERFLOW_UNIT", "MAX_DELTA"]
 
 UNIT_ROUNDOFF = 2.0 ** -53
 #: The absolute underflow unit μ of float64 (the smallest normal number; see the module docstring).
@@ -245,28 +245,79 @@ def row_score_bounds(Z: np.ndarray, delta: np.ndarray, A: np.ndarray, absA: np.n
     Parameters
     ----------
     Z, delta
-        The float state ``Z̃`` and per-token bounds: ``‖z̃_i − z'_i‖_∞ ≤ δ_i`` for the exact ``Z'``.
+        The float state ``Z̃`` (``n × d``, or stacked ``B × n × d``) and per-token bounds
+        (``n`` or ``B × n``): ``‖z̃_i − z'_i‖_∞ ≤ δ_i`` for the exact ``Z'``. Stacked states get
+        their own maxima per configuration; rows of zeros with ``δ = 0`` (padding) change none.
     A
         ``Ã``, the float rounding of the exact ``A'`` (``|Ã − A'| ≤ u'|Ã| + μ``).
     absA
         ``|Ã|`` if already computed.
     identity
         ``A`` is the identity (then ``q_i = p_i = Σ_t |z̃_it|``, no products).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``R``, shaped as ``delta``.
     """
     absA = np.abs(A) if absA is None else absA
-    d = Z.shape[1]
+    d = Z.shape[-1]
     absZ = np.abs(Z)
     if identity:
-        q = absZ.sum(axis=1)
-        p_max = float(q.max(initial=0.0))
+        q = absZ.sum(axis=-1)
+        p_max = q.max(axis=-1, initial=0.0)
     else:
-        q = (absZ @ absA.T).sum(axis=1)  # 1ᵀ|Ã||z̃_i|
-        p_max = float((absZ @ absA).sum(axis=1).max(initial=0.0))  # max_j |z̃_j|ᵀ|Ã|1
-    z_max, d_max = float(absZ.max(initial=0.0)), float(delta.max(initial=0.0))
+        q = (absZ @ absA.T).sum(axis=-1)  # 1ᵀ|Ã||z̃_i|
+        p_max = (absZ @ absA).sum(axis=-1).max(axis=-1, initial=0.0)  # max_j |z̃_j|ᵀ|Ã|1
+    z_max, d_max = absZ.max(axis=(-2, -1), initial=0.0), delta.max(axis=-1, initial=0.0)
     absolute = 32 * d * d * UNDERFLOW_UNIT * (1 + z_max + d_max) ** 2 * (1 + float(absA.max(initial=0.0)))
+    z_max, d_max, p_max, absolute = (np.expand_dims(x, -1) for x in (z_max, d_max, p_max, absolute))
     with np.errstate(over="ignore", invalid="ignore"):
         return 1.05 * ((2 * d + 8) * UNIT_ROUNDOFF * z_max * q + delta * p_max + d_max * q
                        + delta * (d_max * float(absA.sum()))) + absolute
+
+
+def enclosed_update(Z: np.ndarray, delta: np.ndarray, reps: Sequence[np.ndarray],
+                    layer: "_FloatLayer") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One layer in floats with its enclosure: ``(Z̃⁺, δ⁺, max|Z̃⁺|)`` (module docstring, "The state enclosure").
+
+    ``z̃_i⁺ = fl(c̃_0 z̃_i + Σ_h c̃_h Ṽ_h z̃_{j_h})`` with ``j_h = reps[h][i]`` a member of ``i``'s follow
+    set under head ``h`` that is an exact copy of all of them (the exact mean), and
+    ``δ_i⁺ = (1 + 2⁻⁴⁰)[|c̃_0| δ_i + Σ_h |c̃_h| ‖Ṽ_h‖ δ_{j_h} + γ_L (|c̃_0| ‖z̃_i‖ + Σ_h |c̃_h| ‖Ṽ_h‖ ‖z̃_{j_h}‖)]
+    + 8 (L + 4)(1 + |c̃_0| + Σ_h |c̃_h| (1 + ‖Ṽ_h‖))(1 + ‖Z̃⁺‖) μ``. ``Z`` is ``n × d`` or stacked
+    ``B × n × d`` (``delta``, ``reps[h]`` and the returned maxima shaped to match, per configuration);
+    a padding row that follows itself stays zero.
+    """
+    norms = np.abs(Z).max(axis=-1)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        out = layer.c0 * Z
+        spread = abs(layer.c0) * delta
+        size = abs(layer.c0) * norms
+        for c, V_T, Vn, j in zip(layer.ch, layer.V_T, layer.Vnorm, reps):  # any copy: the exact mean
+            attended = np.take_along_axis(Z, j[..., None], -2)
+            if V_T is not None:
+                attended = attended @ V_T
+            out = out + c * attended
+            spread = spread + (abs(c) * Vn) * np.take_along_axis(delta, j, -1)
+            size = size + (abs(c) * Vn) * np.take_along_axis(norms, j, -1)
+        z_max = np.abs(out).max(axis=(-2, -1), initial=0.0)
+        bound = RELATIVE_SLACK * (spread + layer.gamma * size) + np.expand_dims(layer.absolute * (1 + z_max), -1)
+    return out, bound, z_max
+
+
+def rescaled(out: np.ndarray, bound: np.ndarray, z_max: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep ``|z̃| ≤ 1``: ``(2^{-t} Z̃, 2^{-t} δ (+ μ if t > 0), t)`` per configuration, ``t = ⌈log₂ max|z̃|⌉``
+    where the floats left ``[2^{-400}, 1]`` and 0 elsewhere. A power of two is exact but for subnormal
+    results (``μ``); ``Z`` may be stacked (``z_max`` then holds one maximum per configuration)."""
+    leave = (z_max > 1.0) | ((z_max > 0.0) & (z_max < 2.0 ** -400))
+    if not leave.any():
+        return out, bound, np.zeros(np.shape(z_max), dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        mantissa, exponent = np.frexp(np.where(leave & np.isfinite(z_max), z_max, 1.0))  # z_max = m 2^e, m ∈ [½, 1)
+        t = np.where(leave & np.isfinite(z_max), exponent - (mantissa == 0.5), 0).astype(np.int64)  # exact ⌈log₂⌉
+        out = np.ldexp(out, -np.expand_dims(t, (-2, -1)))
+        bound = np.ldexp(bound, -np.expand_dims(t, -1)) + np.expand_dims(np.where(t > 0, UNDERFLOW_UNIT, 0.0), -1)
+    return out, bound, t
 
 
 class FilteredState:
@@ -304,6 +355,35 @@ def copy_classes(rows: Sequence[Sequence[int]]) -> np.ndarray:
     """Class numbers of exactly equal integer rows (first appearance order)."""
     seen: dict[tuple, int] = {}
     return np.array([seen.setdefault(tuple(row), len(seen)) for row in rows], dtype=np.int64)
+
+
+def exact_start(exact: RationalMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The float state ``(Z̃, δ, copies, e)`` of an exact state: ``Z̃ = fl(2^{-e} Z)`` correctly rounded
+    (:func:`scaled_floats`), ``δ_i = u' max_t |z̃_it| + μ``, exact classes of copies."""
+    rows = exact.ints()
+    scale = scale_exponent(rows, exact.den)
+    Z = scaled_floats(rows, exact.den, scale)
+    delta = np.abs(Z).max(axis=1, initial=0.0) * (UNIT_ROUNDOFF / (1 - UNIT_ROUNDOFF)) + UNDERFLOW_UNIT
+    return Z, delta, copy_classes(rows), scale
+
+
+def float_start(tokens) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, int]:
+    """The float start ``(Z̃, δ, copies, e)`` of tokens given as floats, or ``(None, None, None, 0)``.
+
+    :class:`~dynamics.config.DyadicTokens` are their own float state: scaled by the power of two
+    ``2^{-e}`` that brings them into ``[-1, 1]`` (exact but in the subnormal range, so ``δ = μ``),
+    equal rows are equal values (class numbers ``0 … C-1`` in order of first appearance, after
+    ``-0.0 → 0.0``), and ``Z^0`` is built only if an exact step needs it. Exact tokens start from
+    the exact state instead (``None``: :meth:`CertifiedEngine._from_exact`).
+    """
+    if not isinstance(tokens, DyadicTokens):
+        return None, None, None, 0
+    Z = tokens.array + 0.0  # -0.0 → 0.0
+    top = float(np.abs(Z).max())
+    scale = math.ceil(math.log2(top)) if top > 0 else 0
+    first: dict[bytes, int] = {}
+    copies = np.array([first.setdefault(row.tobytes(), len(first)) for row in Z], dtype=np.int64)
+    return np.ldexp(Z, -scale), np.full(Z.shape[0], UNDERFLOW_UNIT), copies, scale
 
 
 class _FloatLayer:
@@ -391,24 +471,13 @@ class CertifiedEngine(ExactEngine):
     def _from_exact(self, exact: RationalMatrix, k: int) -> FilteredState:
         """Floats restarted from an exact state (``δ = u'|z̃| + μ``; exact classes of copies)."""
         self._checkpoints[k] = exact
-        rows = exact.ints()
-        scale = scale_exponent(rows, exact.den)
-        Z = scaled_floats(rows, exact.den, scale)
-        delta = np.abs(Z).max(axis=1, initial=0.0) * (UNIT_ROUNDOFF / (1 - UNIT_ROUNDOFF)) + UNDERFLOW_UNIT
-        return FilteredState(k, Z, delta, copy_classes(rows), scale, exact)
+        return FilteredState(k, *exact_start(exact), exact)
 
     def initial_state(self) -> FilteredState:
-        tokens = self.config.tokens
-        if not isinstance(tokens, DyadicTokens):
+        Z, delta, copies, scale = float_start(self.config.tokens)
+        if Z is None:
             return self._from_exact(super().initial_state(), 0)
-        # Float tokens are their own float state: scaled by a power of two (exact but in the subnormal
-        # range: μ), and equal rows are equal values; Z^0 is built only if an exact step needs it.
-        Z = tokens.array + 0.0  # -0.0 → 0.0
-        top = float(np.abs(Z).max())
-        scale = math.ceil(math.log2(top)) if top > 0 else 0
-        first: dict[bytes, int] = {}  # equal rows (bytes, after -0.0 → 0.0) are equal values: class numbers 0 … C-1
-        copies = np.array([first.setdefault(row.tobytes(), len(first)) for row in Z], dtype=np.int64)
-        return FilteredState(0, np.ldexp(Z, -scale), np.full(self.n, UNDERFLOW_UNIT), copies, scale)
+        return FilteredState(0, Z, delta, copies, scale)
 
     def exact_state(self, k: int) -> RationalMatrix:
         """``Z^k`` exactly: replayed from the last exact state before it with the recorded follow sets."""
@@ -539,24 +608,9 @@ class CertifiedEngine(ExactEngine):
         if state.exact_step:  # a step with exact rows: taken exactly, the floats restart from Z^{k+1}
             self.exact_layers += 1
             return self._from_exact(ExactEngine.step(self, state.exact, per_head, k), k + 1), per_head
-        layer = self._float_layer(k)
-        Z, delta = state.Z, state.delta
-        norms = np.abs(Z).max(axis=1)
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            out = layer.c0 * Z
-            spread = abs(layer.c0) * delta
-            size = abs(layer.c0) * norms
-            for c, V_T, Vn, j in zip(layer.ch, layer.V_T, layer.Vnorm, state.reps):  # any copy: the exact mean
-                attended = Z[j] if V_T is None else Z[j] @ V_T
-                out = out + c * attended
-                spread = spread + (abs(c) * Vn) * delta[j]
-                size = size + (abs(c) * Vn) * norms[j]
-            z_max = float(np.abs(out).max(initial=0.0))
-            bound = RELATIVE_SLACK * (spread + layer.gamma * size) + layer.absolute * (1 + z_max)
-            exponent = state.scale
-            if z_max > 1.0 or 0.0 < z_max < 2.0 ** -400:  # keep |z̃| ≤ 1: a power of two (exact, or μ if subnormal)
-                t = math.ceil(math.log2(z_max))
-                out, bound, exponent = out * 2.0 ** -t, bound * 2.0 ** -t + (UNDERFLOW_UNIT if t > 0 else 0.0), exponent + t
+        out, bound, z_max = enclosed_update(state.Z, state.delta, state.reps, self._float_layer(k))
+        out, bound, t = rescaled(out, bound, z_max)
+        exponent = state.scale + int(t)
         if not (np.isfinite(out).all() and np.isfinite(bound).all()) or float(bound.max(initial=0.0)) > MAX_DELTA:
             return self._from_exact(self.exact_state(k + 1), k + 1), per_head
         return FilteredState(k + 1, out, bound, state.copies, exponent), per_head
