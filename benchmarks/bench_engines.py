@@ -45,7 +45,7 @@ from dynamics.cli import write_output
 from dynamics.config import Config, Head, identity
 from dynamics.provenance import git_commit, utc_now
 
-PUBLISHED = "reports/benchmarks.json"
+from benchmarks import PUBLISHED, save_section
 
 
 def best_of(fn, repeats: int) -> float:
@@ -211,15 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(c) batched torch vs Gram-only floor: {floats['batched_s']:.3f} s vs {floats['gram_floor_s']:.3f} s "
           f"-> {floats['ratio_to_gram_floor']:.2f}x the floor")
     text = json.dumps(result, indent=2) + "\n"
-    if args.save:  # other benchmarks' sections of the published file (e.g. "hunt") are kept
-        import os
-
-        published = {}
-        if os.path.exists(PUBLISHED):
-            with open(PUBLISHED) as handle:
-                published = {k: v for k, v in json.load(handle).items() if k == "hunt"}
-        write_output(PUBLISHED, json.dumps(published | result, indent=2) + "\n")
-        print(f"written {PUBLISHED}", file=sys.stderr)
+    if args.save:  # other benchmarks' sections of the published file ("hunt", "reviews") are kept
+        save_section(None, result)
     if args.output:
         write_output(args.output, text)
     return 0

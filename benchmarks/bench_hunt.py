@@ -34,7 +34,7 @@ import time
 from dynamics.cli import write_output
 from dynamics.provenance import git_commit, utc_now
 
-PUBLISHED = "reports/benchmarks.json"
+from benchmarks import PUBLISHED, save_section
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The last commit before the exact-checking speed-ups (update-rule P1 certificates, integer D1/D2, O(nK) P2).
 DEFAULT_BASELINE = "2cf958f"
@@ -154,13 +154,7 @@ def main(argv: list[str] | None = None) -> int:
           f"identical verdicts: {same}")
     text = json.dumps(result, indent=2) + "\n"
     if args.save:
-        published = {}
-        if os.path.exists(PUBLISHED):
-            with open(PUBLISHED) as handle:
-                published = json.load(handle)
-        published["hunt"] = result
-        write_output(PUBLISHED, json.dumps(published, indent=2) + "\n")
-        print(f"written {PUBLISHED}", file=sys.stderr)
+        save_section("hunt", result)
     if args.output:
         write_output(args.output, text)
     return 0 if same else 1

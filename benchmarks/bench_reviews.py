@@ -1,7 +1,7 @@
 """Exact cross-validation speed, the working tree against a baseline commit (issue 13).
 
     python -m benchmarks.bench_reviews [--baseline REF] [--reviews N] [--seed S]
-    python -m benchmarks.bench_reviews --run RUN [--limit N] [--workers W] [--baseline REF]
+    python -m benchmarks.bench_reviews --run RUN [--limit N] [--workers W] [--baseline REF] [--save]
 
 Without ``--run``: synthetic reviews stand in for a trained model's (``n`` from
 50 to 250 tokens, d = 16, float32 embeddings with every 7th token a repeat of
@@ -15,7 +15,9 @@ With ``--run``: ``python -m sentiment crosscheck RUN --json`` of a trained run
 script prints both times and requires identical counts (wrong predictions,
 leader sets, clusters, test reviews). Each tree first runs it once on one review,
 untimed, so that both read the encoded test set from their cache (the first run
-of a tree encodes it, about 12 s). Nothing is written either way.
+of a tree encodes it, about 12 s). ``--save`` merges the result, with its provenance (commit, date,
+command, the run's model hash), into ``reports/benchmarks.json`` under ``"reviews"``; nothing is
+written otherwise.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", help="a trained run folder: time `sentiment crosscheck` on it instead")
     parser.add_argument("--limit", type=int, help="with --run: this many test reviews (default all)")
     parser.add_argument("--workers", type=int, default=2, help="with --run: processes (default 2)")
+    parser.add_argument("--save", action="store_true", help="with --run: merge the result into "
+                        "reports/benchmarks.json under 'reviews'")
     parser.add_argument("--data-dir", default=os.environ.get("IMDB_DATA_DIR", os.path.join(ROOT, "..", "shared", "data", "imdb")),
                         help="with --run: the IMDb parquet folder (default $IMDB_DATA_DIR or ../shared/data/imdb)")
     args = parser.parse_args(argv)
@@ -128,6 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sentiment crosscheck of {after['test_reviews']} reviews (d = {after['dim']}, {args.workers} workers): "
               f"{before['seconds']:.1f} s -> {after['seconds']:.1f} s ({before['seconds'] / after['seconds']:.1f}x); "
               f"identical counts: {same} ({', '.join(f'{k} {after[k]}' for k in COUNTS[1:])})")
+        if args.save:
+            from benchmarks import save_section
+            from dynamics.provenance import git_commit, utc_now
+
+            save_section("reviews", {
+                "command": "python -m benchmarks.bench_reviews " + " ".join(sys.argv[1:] if argv is None else argv),
+                "commit": git_commit(), "date": utc_now(), "baseline": args.baseline,
+                "model_sha256": after["model_sha256"], "dim": after["dim"], "workers": args.workers,
+                "seconds": {"baseline": before["seconds"], "now": after["seconds"]},
+                "speedup": before["seconds"] / after["seconds"], "identical_counts": same,
+                "counts": {k: after[k] for k in COUNTS}})
         return 0 if same else 1
     same = before["answers"] == after["answers"]
     print(f"exact cross-validation of {args.reviews} synthetic reviews: {before['ms_per_review']:.1f} -> "

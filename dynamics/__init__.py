@@ -117,14 +117,55 @@ def _simulate_job(args):
     return simulate(config, steps, backend=backend, **options)
 
 
+def _stacked_job(args) -> list[Trajectory]:
+    configs, steps = args
+    if len(configs) == 1:
+        return [simulate(configs[0], steps, backend="certified")]
+    from .backends.certified_batch import CertifiedBatch
+
+    batch = CertifiedBatch(configs, steps)
+    return [batch.trajectory(b) for b in range(len(batch))]
+
+
 def simulate_batch(configs, steps: int, backend: str = "certified", workers: int = 1,
                    **options: Any) -> list[Trajectory]:
     """Run many configurations (each exactly as :func:`simulate` would), in ``workers`` processes.
 
-    The float backends batch within one tensor (``dynamics.backends.torch_.run_layers``);
-    the exact, certified and interval engines keep one exact state per configuration,
-    so a batch of them is spread over processes. Results are in input order.
+    With ``backend="certified"``, configurations that share their dimension and layer schedule
+    (heads) run together through the stacked float filter
+    (:class:`dynamics.backends.certified_batch.CertifiedBatch`): one batched score product per
+    head and layer for all of them, exact replay only for those with a row the filter cannot
+    decide. Results, trajectories included (exact ``states`` on access), are those of
+    :func:`simulate`. Other backends run one configuration at a time. Results are in input order.
     """
+    configs = list(configs)
+    if backend == "certified" and not options and steps >= 0:
+        from .budget import check_memory
+
+        for config in configs:
+            check_memory(config, steps, backend, None)  # each refused before any work, as simulate does
+        groups: dict[Any, list[int]] = {}
+        for b, config in enumerate(configs):
+            try:
+                key = (config.d, config.schedule) if config.is_rational else ("alone", b)
+                hash(key)
+            except TypeError:
+                key = ("alone", b)
+            groups.setdefault(key, []).append(b)
+        parts = [members[i::workers] for members in groups.values() for i in range(min(workers, len(members)))]
+        jobs = [([configs[b] for b in part], steps) for part in parts]
+        if workers <= 1 or len(jobs) <= 1:
+            done = [_stacked_job(job) for job in jobs]
+        else:
+            from .parallel import worker_pool
+
+            with worker_pool(workers) as pool:
+                done = list(pool.map(_stacked_job, jobs))
+        out: list[Trajectory | None] = [None] * len(configs)
+        for part, trajectories in zip(parts, done):
+            for b, trajectory in zip(part, trajectories):
+                out[b] = trajectory
+        return out  # type: ignore[return-value]
     jobs = [(config, steps, backend, options) for config in configs]
     if workers <= 1 or len(jobs) <= 1:
         return [_simulate_job(job) for job in jobs]

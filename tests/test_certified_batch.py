@@ -134,3 +134,82 @@ def test_bad_batches_are_refused_in_one_line():
         CertifiedBatch([a], -1)
     with pytest.raises(InputError, match="finite"):
         CertifiedBatch([a], 1).mean_functional_signs([float("nan"), 0.0], 0.0)
+
+
+@pytest.mark.parametrize("workers", (1, 2))
+def test_simulate_batch_stacks_configurations_that_share_their_heads(workers):
+    """``dynamics.simulate_batch`` as a user calls it: mixed schedules and dimensions, in input order."""
+    from dynamics import load_config, simulate_batch
+
+    rng = np.random.default_rng(7)
+    shared = (Head(A=identity(3), alpha=Fraction(1, 2)),)
+    mixed = [Config(tokens=DyadicTokens(rng.standard_normal((int(rng.integers(2, 12)), 3))), heads=shared)
+             for _ in range(7)]
+    mixed.insert(3, load_config("examples/rotation_tie.json"))
+    mixed.append(Config(tokens=((Fraction(1), Fraction(0), Fraction(0)), (Fraction(0), Fraction(1), Fraction(0)),
+                                (Fraction(0), Fraction(0), Fraction(0))), heads=shared))  # a tie: replayed
+    batch = simulate_batch(mixed, 5, backend="certified", workers=workers)
+    assert len(batch) == len(mixed)
+    stacked = 0
+    for config, trajectory in zip(mixed, batch):
+        exact = simulate(config, 5, backend="exact")
+        assert trajectory.follow == exact.follow and trajectory.leaders == exact.leaders
+        assert list(trajectory.states) == list(exact.states)
+        stacked += trajectory.info.get("stacked", False)
+    assert stacked >= 4  # the seven that share their heads went through the stacked filter
+
+
+def test_the_stacked_bounds_are_the_single_engines_per_configuration():
+    """``row_score_bounds`` and ``enclosed_update`` on a stack (padding rows zero with ``δ = 0``, following
+    themselves) give each configuration exactly what they give it alone, where
+    ``tests/test_certified_enclosure.py`` tests the bounds themselves."""
+    from dynamics.backends.certified import _float_layer, enclosed_update, rescaled, row_score_bounds
+
+    rng = np.random.default_rng(11)
+    d = 4
+    heads = (Head(A=tuple(tuple(Fraction(int(x)) for x in row) for row in rng.integers(-3, 4, (d, d))), alpha=Fraction(2, 3),
+                  V=tuple(tuple(Fraction(int(x), 2) for x in row) for row in rng.integers(-2, 3, (d, d)))),)
+    layer = _float_layer(heads, d)
+    sizes = [5, 1, 9, 3]
+    N = max(sizes)
+    Zs = [rng.standard_normal((n, d)) * 2.0 ** int(rng.integers(-8, 1)) for n in sizes]
+    deltas = [np.abs(rng.standard_normal(n)) * 1e-14 for n in sizes]
+    reps = [rng.integers(0, n, n) for n in sizes]
+    Z, delta, J = np.zeros((len(sizes), N, d)), np.zeros((len(sizes), N)), np.tile(np.arange(N), (len(sizes), 1))
+    for b, n in enumerate(sizes):
+        Z[b, :n], delta[b, :n], J[b, :n] = Zs[b], deltas[b], reps[b]
+    R = row_score_bounds(Z, delta, layer.A[0], layer.absA[0])
+    out, bound, z_max = enclosed_update(Z, delta, [J], layer)
+    out, bound, t = rescaled(out, bound, z_max * 4.0)  # force a rescale of every configuration
+    for b, n in enumerate(sizes):
+        assert np.array_equal(R[b, :n], row_score_bounds(Zs[b], deltas[b], layer.A[0], layer.absA[0]))
+        one, one_bound, one_max = enclosed_update(Zs[b], deltas[b], [reps[b]], layer)
+        one, one_bound, one_t = rescaled(one, one_bound, one_max * 4.0)
+        assert np.array_equal(out[b, :n], one) and np.array_equal(bound[b, :n], one_bound) and t[b] == one_t
+        assert not out[b, n:].any()  # padding stays zero
+
+
+@given(st.floats(min_value=5e-324, max_value=1.7e308))
+def test_rescaling_uses_the_exact_ceiling_of_log2(z):
+    from dynamics.backends.certified import rescaled
+
+    _, _, t = rescaled(np.array([[z]]), np.array([0.0]), np.array(z))
+    if z > 1.0 or z < 2.0 ** -400:
+        assert Fraction(z) <= Fraction(2) ** int(t) < 2 * Fraction(z)  # 2^{t-1} < z ≤ 2^t
+    else:
+        assert t == 0
+
+
+def test_an_exact_tie_that_float_scores_break_is_replayed_not_guessed():
+    """``q = (1/1000, 1/1000)`` scores ``3/10000`` against both ``(1/10, 2/10)`` and ``(3/10, 0)``, exactly;
+    in float64 the first score is larger (``0.1 + 0.2 ≠ 0.3``). Only the error bound stops the stacked
+    filter from deciding ``q``'s row from the floats."""
+    heads = (Head(A=identity(2), alpha=Fraction(1)),)
+    tie = ((Fraction(1, 1000), Fraction(1, 1000)), (Fraction(1, 10), Fraction(2, 10)), (Fraction(3, 10), Fraction(0)))
+    rng = np.random.default_rng(5)
+    configs_ = [Config(tokens=DyadicTokens(rng.standard_normal((4, 2))), heads=heads), Config(tokens=tie, heads=heads)]
+    S = np.array([[float(x) for x in t] for t in tie]) @ np.array([[float(x) for x in t] for t in tie]).T
+    assert S[0, 1] != S[0, 2]  # the floats do break the tie
+    batch = CertifiedBatch(configs_, 3)
+    assert batch.replayed == [1] and batch.trajectory(1).follow[0][0] == (1, 2)
+    same_as_exact(batch, 3)

@@ -167,7 +167,7 @@ from ..trajectory import Trajectory
 from .exact import ExactEngine, LayerParameters, _maximisers, layer_parameters
 
 __all__ = ["CertifiedEngine", "ExactStates", "FilteredState", "simulate_certified", "score_error_bound",
-           "scaled_floats", "scale_exponent", "row_score_bounds", "enclosed_update", "rescaled", "copy_classes", "exact_start", "float_start", "UNDERFLOW_UNIT", "MAX_DELTA"]
+           "scaled_floats", "scale_exponent", "row_score_bounds", "decision_threshold", "enclosed_update", "rescaled", "copy_classes", "exact_start", "float_start", "UNDERFLOW_UNIT", "MAX_DELTA"]
 
 UNIT_ROUNDOFF = 2.0 ** -53
 #: The absolute underflow unit μ of float64 (the smallest normal number; see the module docstring).
@@ -275,6 +275,13 @@ def row_score_bounds(Z: np.ndarray, delta: np.ndarray, A: np.ndarray, absA: np.n
     with np.errstate(over="ignore", invalid="ignore"):
         return 1.05 * ((2 * d + 8) * UNIT_ROUNDOFF * z_max * q + delta * p_max + d_max * q
                        + delta * (d_max * float(absA.sum()))) + absolute
+
+
+def decision_threshold(top: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """``t_i = fl(S̃_ij* − 2 (R_i + 4u|S̃_ij*|))``: a token ``j`` with ``S̃_ij < t_i`` is provably not a
+    maximiser of row ``i`` (``R`` from :func:`row_score_bounds`; the ``4u|S̃_ij*|`` and the factor 1.05
+    inside ``R`` cover the rounding of this very expression: module docstring, "The filter")."""
+    return top - 2 * (R + 4 * UNIT_ROUNDOFF * np.abs(top))
 
 
 def enclosed_update(Z: np.ndarray, delta: np.ndarray, reps: Sequence[np.ndarray],
@@ -564,7 +571,7 @@ class CertifiedEngine(ExactEngine):
                 S = ZA[rows] @ Z.T
                 jstar = S.argmax(axis=1)
                 top = S[np.arange(S.shape[0]), jstar]
-                threshold = top - 2 * (R[rows] + 4 * UNIT_ROUNDOFF * np.abs(top))
+                threshold = decision_threshold(top, R[rows])
                 count = (S >= threshold[:, None]).sum(axis=1)
             if not (np.isfinite(top).all() and np.isfinite(threshold).all()):
                 continue  # cannot happen with |z̃|, |ã| ≤ 1; every row of the block goes exact

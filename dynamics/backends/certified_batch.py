@@ -52,7 +52,7 @@ from ..errors import InputError
 from ..rules import FollowSets, union_follow
 from ..trajectory import Trajectory
 from .certified import (MAX_DELTA, UNDERFLOW_UNIT, UNIT_ROUNDOFF, CertifiedEngine, ExactStates, _float_layer,
-                        enclosed_update, exact_start, float_start, rescaled, row_score_bounds)
+                        decision_threshold, enclosed_update, exact_start, float_start, rescaled, row_score_bounds)
 from .exact import ExactEngine
 
 __all__ = ["CertifiedBatch", "MAX_SCORE_ENTRIES"]
@@ -109,7 +109,7 @@ class _Stack:
                     S[b, :, self.width[b]:] = -np.inf  # padding is never a key
                 jstar = S.argmax(axis=2)
                 top = S[rows[0], rows[1], jstar]
-                threshold = top - 2 * (R + 4 * UNIT_ROUNDOFF * np.abs(top))
+                threshold = decision_threshold(top, R)
                 S[rows[0], rows[1], jstar] = -np.inf
                 second = S.max(axis=2)  # the best other class
             decided = (second < threshold) & np.isfinite(threshold)
