@@ -13,8 +13,8 @@ from .trajectory import Trajectory, approx_state
 PROG = "python -m dynamics"
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog=PROG, description="Simulate hardmax attention dynamics (SPEC §1).")
+def build_parser(prog: str = PROG) -> Parser:
+    parser = Parser(prog=prog, description="Simulate hardmax attention dynamics (SPEC §1).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sim = sub.add_parser("simulate", help="run the dynamics on a JSON config", epilog=exit_codes_epilog(),
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,8 +94,9 @@ def summary(traj: Trajectory, config_path: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); ``prog`` names the program in usage and errors."""
+    args = build_parser(prog).parse_args(argv)
     if args.output is not None:
         check_output_path(args.output, inputs=[args.config])  # fail before simulating
     config = load_config(args.config, allow_nonpositive_alpha=args.allow_nonpositive_alpha,

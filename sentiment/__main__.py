@@ -46,8 +46,8 @@ non_negative_float = _float_in("a non-negative number", lambda x: 0 <= x < float
 RECORD_KEYS = {"evaluate": None, "leaders": "leaders", "plot": "figures", "crosscheck": "exact_crosscheck"}
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog=PROG, description="The paper's IMDb sentiment experiment on hardmax attention dynamics.")
+def build_parser(prog: str = PROG) -> Parser:
+    parser = Parser(prog=prog, description="The paper's IMDb sentiment experiment on hardmax attention dynamics.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     t = sub.add_parser("train", help="train the classifier")
@@ -196,8 +196,9 @@ def _analysis(args, argv) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); ``prog`` names the program in usage and errors."""
+    args = build_parser(prog).parse_args(argv)
     if args.command == "train":
         return _train(args, argv)
     return _analysis(args, argv)

@@ -572,7 +572,7 @@ class Plan:
 
     ``argv`` items may contain ``{CONFIG}`` (the config file, written from
     ``config``), ``{OUT}`` (a new output path), ``{EXISTING}`` (an existing
-    file), ``{DIR}`` (a folder), ``{MISSING}`` (a path in a missing folder),
+    file), ``{FIG}``/``{GIF}`` (a new figure or animation), ``{OLDFIG}`` (an existing figure), ``{DIR}`` (a folder), ``{MISSING}`` (a path in a missing folder),
     ``{EXAMPLES}`` (the repository's ``examples/``) and the lemma files of
     :data:`LEMMA_FILES` (``{LEMMAS}``, ``{LEMMAS_RAISES}``, …). With ``stdin_config``
     a subprocess reads its standard input from the config file (so that
@@ -594,7 +594,10 @@ class Plan:
         existing = folder / "existing.txt"
         existing.write_text("old content\n")
         (folder / "sub").mkdir(exist_ok=True)
+        (folder / "existing.png").write_bytes(b"old figure\n")
         names = {"{CONFIG}": str(config), "{OUT}": str(folder / "out.json"), "{EXISTING}": str(existing),
+                 "{FIG}": str(folder / "out.png"), "{GIF}": str(folder / "out.gif"),
+                 "{OLDFIG}": str(folder / "existing.png"),
                  "{DIR}": str(folder / "sub"), "{MISSING}": str(folder / "missing" / "out.json"),
                  "{EXAMPLES}": str(EXAMPLES)}
         for key, (name, content, _) in LEMMA_FILES.items():
@@ -667,6 +670,10 @@ DEVICES = Opt(st.just("cpu"), st.sampled_from([
 OUTPUTS = Opt(st.sampled_from(["{OUT}", "{EXISTING}", "/dev/null"]), st.sampled_from([
     "{DIR}", "{MISSING}", "{CONFIG}", "", "{DIR}/", "{OUT}/x", "/proc/version", "/dev/full", "/", "/dev/zero",
     "{EXISTING}/x"]))
+#: ``plot --output``: a new or an existing figure; bad ones are the wrong kind of file or place.
+FIGURES = Opt(st.sampled_from(["{FIG}", "{OLDFIG}"]), st.sampled_from([
+    "{OUT}", "{DIR}", "{MISSING}", "{CONFIG}", "", "/dev/null", "{FIG}/x", "{DIR}/", "/proc/version", "x.jpg",
+    "/dev/full"]))
 # Standard input is the config file: writing to it must be refused like writing to the config itself.
 OUTPUTS_PROCESS = Opt(OUTPUTS.good, OUTPUTS.bad | st.sampled_from(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"]))
 CONFIG_GOOD = st.sampled_from(["{CONFIG}"] * 6 + ["{EXAMPLES}/emerging_leader.json", "{EXAMPLES}/rotation_tie.json",
@@ -774,6 +781,21 @@ def command_plans(draw, commands: tuple[str, ...] = ("simulate", "check", "limit
             argv += [steps_name, draw(st.integers(1, 8).map(str))]
         if command == "check" and "--limit-steps" not in argv:
             argv += ["--limit-steps", draw(st.integers(1, 40).map(str))]
+    elif command == "plot":
+        module = "verify"
+        table = {"--steps": STEPS, "--backend": choice("exact", "certified", "float"),
+                 "--panels": Opt(st.sampled_from(["1", "2", "4"]), st.sampled_from(["0", "-1", "x", "9" * 30])),
+                 "--at": Opt(st.sampled_from(["0", "0,1", "1,0,1"]), st.sampled_from(["", "x", "-1", "0,99", ",", "9" * 400])),
+                 "--animate": FLAG, "--fps": Opt(st.sampled_from(["1", "8"]), st.sampled_from(["0", "-2", "x"])),
+                 "--no-limit": FLAG, "--limit-steps": Opt(st.integers(1, 20).map(str), POSITIVE_STEPS.bad),
+                 "--title": Opt(st.text(max_size=12)), "--json": FLAG, "--max-memory": SIZES}
+        argv = ["plot", config_arg()] + _opts(draw, table, bad_rate)
+        if "--steps" not in argv:
+            argv += ["--steps", draw(st.integers(0, 6).map(str))]
+        figure = _value(draw, FIGURES, bad_rate)
+        if "--animate" in argv:
+            figure = figure.replace("{FIG}", "{GIF}")
+        argv += ["--output", figure]
     else:  # hunt: tiny budgets, never saving
         module = "verify"
         config = None
@@ -818,7 +840,7 @@ def parser_argvs(draw) -> tuple[str, list[str]]:
     """An argv for one of the two argument parsers, only parsed (no command runs): mostly bad values."""
     module = draw(st.sampled_from(["dynamics", "verify"]))
     plan = draw(command_plans(commands=("simulate",) if module == "dynamics" else
-                              ("check", "limit", "crosscheck", "hunt"), bad_rate=0.5))
+                              ("check", "limit", "crosscheck", "hunt", "plot"), bad_rate=0.5))
     argv = list(plan.argv)
     if draw(st.integers(0, 3)) == 0:  # shuffle in more junk and free text
         for _ in range(draw(st.integers(1, 4))):
@@ -993,7 +1015,7 @@ def check_files(before: Snapshot, after: Snapshot, folder: Path, outcome: Outcom
     moved = changed(before, after)
     allowed: set[str] = set()
     if plan.output and outcome.rc in (0, 1):
-        allowed = {str(folder / "out.json"), str(folder / "existing.txt")}
+        allowed = {str(folder / name) for name in ("out.json", "existing.txt", "out.png", "out.gif", "existing.png")}
         # `--output {CONFIG}` of a command that reads another config: the fuzz config is then just the
         # requested output (the command's own input is refused, and that is checked by the exit status).
         if any(a == "{CONFIG}" and i > 0 and plan.argv[i - 1] == "--output" for i, a in enumerate(plan.argv)):

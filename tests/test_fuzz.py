@@ -311,8 +311,8 @@ def _run_plan_inprocess(plan: Plan, seconds: float = COMMAND_SECONDS) -> None:
         check_files(before, after, folder, outcome, plan, described)
 
 
-@pytest.mark.parametrize("commands", [("simulate",), ("check", "limit"), ("crosscheck",)],
-                         ids=["simulate", "check-limit", "crosscheck"])
+@pytest.mark.parametrize("commands", [("simulate",), ("check", "limit"), ("crosscheck",), ("plot",)],
+                         ids=["simulate", "check-limit", "crosscheck", "plot"])
 def test_commands_inprocess(commands):
     """Many command lines through ``run_main`` in this process: the exit-status and output contract."""
     budget = Budget()

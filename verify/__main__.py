@@ -12,6 +12,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+import numpy as np
+
 from dynamics import load_config, simulate
 from dynamics.errors import InputError
 from dynamics.cli import Parser, add_limit_options, dump_json, non_negative_int, exit_codes_epilog, positive_int, run_main
@@ -55,8 +57,8 @@ def _add_lemma_options(parser) -> None:
                         help="print the traceback of a lemma checker that raises")
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog=PROG, description="Check the claims of hardmax attention dynamics (SPEC §2).")
+def build_parser(prog: str = PROG) -> Parser:
+    parser = Parser(prog=prog, description="Check the claims of hardmax attention dynamics (SPEC §2).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     c = sub.add_parser("check", help="check every claim on one config", **_epilog(strict=True))
@@ -79,6 +81,26 @@ def build_parser() -> Parser:
     lim.add_argument("--json", action="store_true")
     lim.add_argument("--strict", action="store_true",
                      help="exit 1 when the limit is not certified or a limit point is not in S (for CI)")
+
+    pl = sub.add_parser("plot", help="draw a run of one config: tokens through the layers, leaders, follow "
+                        "arrows, hulls and the certified limit", **_epilog())
+    pl.add_argument("config", help="JSON config file (SPEC §5)")
+    pl.add_argument("--steps", type=non_negative_int, default=20, help="layers K to run and draw (default 20)")
+    pl.add_argument("--output", metavar="FILE", required=True,
+                    help="the figure: .png, .svg or .pdf (with --animate: .gif, or .mp4 where ffmpeg is installed)")
+    pl.add_argument("--backend", choices=("exact", "certified", "float"), default="certified",
+                    help="whose run to draw (default certified: the exact dynamics, drawn from its exact states)")
+    pl.add_argument("--panels", type=positive_int, default=4,
+                    help="panels at evenly spread layers for d ≥ 2 (default 4; ignored with --at or d = 1)")
+    pl.add_argument("--at", metavar="K,K,…", default=None, help="draw these layers, e.g. 0,1,5,20")
+    pl.add_argument("--animate", action="store_true", help="one frame per layer instead of panels")
+    pl.add_argument("--fps", type=positive_int, default=4, help="frames per second with --animate (default 4)")
+    pl.add_argument("--no-limit", action="store_true", help="do not compute and draw the certified limit")
+    pl.add_argument("--limit-steps", type=positive_int, default=200,
+                    help="step budget of the certified limit (default 200)")
+    pl.add_argument("--title", default=None, help="figure title (default: the config's name or file)")
+    pl.add_argument("--json", action="store_true", help="print what was drawn as JSON")
+    add_limit_options(pl)
 
     h = sub.add_parser("hunt", help="search for a minimal counterexample", **_epilog())
     h.add_argument("--claim", required=True, metavar="NAME",
@@ -304,8 +326,9 @@ def _crosscheck(args) -> int:
     return _strict_exit(args, failed, "wrong float decisions in")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); ``prog`` names the program in usage and errors."""
+    args = build_parser(prog).parse_args(argv)
     try:
         return _dispatch(args, argv)
     except LemmaCheckerError as exc:
@@ -314,7 +337,67 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def _plot(args) -> int:
+    """``plot``: run the config, compute its certified limit when there is one, draw (verify.plots)."""
+    from dynamics.cli import check_output_path
+
+    from .plots import ANIMATION_FORMATS, FIGURE_FORMATS, RunPicture, animate, save_figure, trajectory_figure
+
+    fmt = os.path.splitext(args.output)[1].lower().lstrip(".")
+    allowed = ANIMATION_FORMATS if args.animate else FIGURE_FORMATS
+    if fmt not in allowed:
+        names = [f".{f}" for f in allowed]
+        raise InputError(f"--output: {args.output} (expected a {', '.join(names[:-1])} or {names[-1]} file"
+                         + ("" if args.animate else "; .gif or .mp4 with --animate") + ")")
+    check_output_path(args.output, inputs=[args.config])
+    at = None
+    if args.at is not None:
+        try:
+            at = sorted({int(x) for x in args.at.split(",") if x.strip()})
+        except ValueError:
+            raise InputError(f"--at: {args.at!r} (expected layers like 0,1,5)") from None
+        if not at or at[0] < 0 or at[-1] > args.steps:
+            raise InputError(f"--at: {args.at!r} (expected layers between 0 and --steps {args.steps})")
+    config = load_config(args.config, max_bytes=args.max_config_size)
+    if args.backend != "float":
+        config.require_rational(f"plot --backend {args.backend} (--backend float draws irrational configs)")
+    traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory)
+    states = [s if isinstance(s, np.ndarray) else s.to_numpy() for s in traj.states]
+    limit, limit_note = None, "not asked for"
+    if not args.no_limit:
+        if not config.is_rational:
+            limit_note = "irrational config: no certified limit"
+        else:
+            try:
+                result = certified_limit(config, max_steps=args.limit_steps, max_memory=args.max_memory)
+            except InputError as exc:  # V ≠ I or α ≤ 0: the limit theorem does not apply
+                limit_note = str(exc).split(": ", 1)[-1]
+            else:
+                if result.certified:
+                    limit = np.array([[float(x) for x in row] for row in result.limit])
+                    limit_note = f"certified at layer {result.certified_at}"
+                else:
+                    limit_note = f"not certified: {result.reason}"
+    title = args.title or config.name or os.path.basename(args.config)
+    picture = RunPicture(states=states, leaders=traj.leaders, follow=traj.follow, limit=limit,
+                         title=f"{title}: {traj.backend}, n = {config.n}, d = {config.d}, {args.steps} layers")
+    if args.animate:
+        animate(picture, args.output, fps=args.fps)
+    else:
+        save_figure(trajectory_figure(picture, steps=at, panels=args.panels), args.output)
+    document = {"output": args.output, "backend": traj.backend, "n": config.n, "d": config.d, "steps": args.steps,
+                "leaders": list(traj.leaders[-1]), "certified_limit": limit is not None, "limit": limit_note}
+    if args.json:
+        sys.stdout.write(dump_json(document))
+    else:
+        print(f"wrote {args.output}: {config.n} tokens in R^{config.d}, {args.steps} layers ({traj.backend}); "
+              f"leaders at layer {args.steps}: {list(traj.leaders[-1])}; certified limit: {limit_note}")
+    return 0
+
+
 def _dispatch(args, argv: list[str] | None) -> int:
+    if args.command == "plot":
+        return _plot(args)
     if args.command == "check":
         return _check(args)
     if args.command == "limit":

@@ -71,16 +71,16 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
 
 
 def _counterexample_png(h: dict[str, Any], title: str) -> bytes | None:
-    """The drawing of a hunt's counterexample (d ≤ 3), or ``None``."""
+    """The drawing of a hunt's counterexample (any d: :mod:`verify.plots`), or ``None``."""
     from dynamics import config_from_dict, simulate
 
     from .figures import counterexample_figure
 
     c = h["counterexample"]
-    if c is None or len(c["tokens"][0]) > 3:
+    if c is None:
         return None
     traj = simulate(config_from_dict(c), max(h["step"], 1), backend="exact")
-    return counterexample_figure(c, [s.to_numpy() for s in traj.states], traj.leaders, title)
+    return counterexample_figure(c, [s.to_numpy() for s in traj.states], traj.leaders, title, follow=traj.follow)
 
 
 _FIGURE_COMMAND = {"figure2": "figure2", "counterexample": "hunts", "crosscheck": "crosscheck", "lemma": "lemmas"}

@@ -1,0 +1,349 @@
+"""Figures of runs: tokens through the layers, leaders, follow arrows, hulls and certified limits.
+
+One drawing code serves ``attention-dynamics plot`` (a user's own config) and the
+report (Figure 2, counterexamples). What is drawn depends on the dimension that
+*varies* (coordinates constant over every token and step are dropped and named in
+the caption, so a counterexample with an idle third coordinate is drawn in 2-D):
+
+* **1 varying coordinate** — one axes: the layer ``k`` on the x-axis, each token's
+  value on the y-axis (a line per token), leaders as stars, the certified limit as
+  dashed horizontal lines;
+* **2** — panels at chosen steps: trails up to the step, the convex hull of the
+  current tokens (blue), leaders as red stars, an arrow from each follower to the
+  mean of its follow set (the point its layer pulls it toward), the certified
+  limit's points (black ×) and their hull (orange);
+* **3** — the same panels in 3-D (no hulls);
+* **more** — the 2-D drawing in the plane of the first two principal axes of all
+  the states together (the caption says so; distances in it are shrunk, never
+  stretched).
+
+:func:`trajectory_figure` returns a matplotlib figure; :func:`save_figure` writes
+PNG, SVG or PDF by the file's extension; :func:`animate` writes a GIF (Pillow,
+always there) or an MP4 (only where ffmpeg is installed) with one frame per step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dynamics.errors import InputError  # noqa: E402
+
+__all__ = ["RunPicture", "trajectory_figure", "save_figure", "animate", "figure_bytes", "panel_steps",
+           "FIGURE_FORMATS", "ANIMATION_FORMATS"]
+
+FIGURE_FORMATS = ("png", "svg", "pdf")
+ANIMATION_FORMATS = ("gif", "mp4")
+#: No timestamps or software names in the files: identical runs give identical bytes (PNG).
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+             "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
+LEADER, FOLLOWER, LIMIT, HULL = "tab:red", "tab:blue", "black", "tab:orange"
+
+
+@dataclass
+class RunPicture:
+    """What a figure of a run shows, in plotting coordinates.
+
+    Attributes
+    ----------
+    states
+        ``Z^0 … Z^K`` as ``n × d`` float arrays.
+    leaders
+        The leaders of each state.
+    follow
+        The (union) follow sets of each state, or ``None`` (no arrows).
+    limit
+        The certified limit ``n × d`` (each token's limit point), or ``None``.
+    title
+        The figure's title.
+    """
+
+    states: Sequence[np.ndarray]
+    leaders: Sequence[Sequence[int]]
+    follow: Sequence[Sequence[Sequence[int]]] | None = None
+    limit: np.ndarray | None = None
+    title: str = ""
+
+    def coordinates(self) -> tuple[list[np.ndarray], np.ndarray | None, str, list[str]]:
+        """The states (and limit) in the coordinates drawn, a caption note, and the axis labels.
+
+        Coordinates constant over every token, step and limit point are dropped; beyond three
+        varying coordinates, the states are projected on the first two principal axes of all
+        states together (an orthogonal projection: it never stretches a distance).
+        """
+        everything = np.concatenate([np.asarray(s, dtype=float) for s in self.states]
+                                    + ([np.asarray(self.limit, dtype=float)] if self.limit is not None else []))
+        d = everything.shape[1]
+        varying = [t for t in range(d) if np.ptp(everything[:, t]) > 0] or [0]
+        dropped = [t for t in range(d) if t not in varying]
+        note = ""
+        if dropped:
+            shown = ", ".join(f"z{_sub(t + 1)} = {everything[0, t]:.3g}" for t in dropped[:4])
+            note = f"constant, not drawn: {shown}" + (" …" if len(dropped) > 4 else "")
+        if len(varying) <= 3:
+            pick = lambda M: np.asarray(M, dtype=float)[:, varying]  # noqa: E731
+            labels = [f"z{_sub(t + 1)}" for t in varying]
+        else:
+            centre = everything.mean(axis=0)
+            _, _, Vt = np.linalg.svd(everything - centre, full_matrices=False)
+            axes = Vt[:2].T
+            pick = lambda M: (np.asarray(M, dtype=float) - centre) @ axes  # noqa: E731
+            labels = ["principal axis 1", "principal axis 2"]
+            note = (note + "; " if note else "") + f"d = {d}: projected on the first two principal axes of all states"
+        states = [pick(s) for s in self.states]
+        limit = pick(self.limit) if self.limit is not None else None
+        return states, limit, note, labels
+
+
+def _sub(k: int) -> str:
+    return str(k).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+def _plain(text: str) -> str:
+    """A title drawn as written: ``$`` would start matplotlib's math mode (and fail on a user's text)."""
+    return text.replace("$", r"\$")
+
+
+@contextlib.contextmanager
+def _quiet_glyphs():
+    """Characters the font lacks (a user's title, a config's name) are drawn as boxes, without a warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        yield
+
+
+def panel_steps(steps: int, panels: int = 4) -> list[int]:
+    """``panels`` steps from 0 to ``steps``, evenly spread (fewer if there are fewer steps)."""
+    return sorted(set(np.linspace(0, steps, min(steps + 1, max(panels, 1))).round().astype(int).tolist()))
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """Vertices of the 2-D convex hull in order (monotone chain); 1 or 2 points for degenerate sets."""
+    pts = sorted(set(map(tuple, np.asarray(points, dtype=float).tolist())))
+    if len(pts) <= 2:
+        return np.array(pts)
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower, upper = [], []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def _shade(ax, points: np.ndarray, label: str | None = None, **style) -> None:
+    hull = _hull(points)
+    if len(hull) >= 3:
+        ax.fill(hull[:, 0], hull[:, 1], label=label, **style)
+    elif len(hull) == 2:
+        ax.plot(hull[:, 0], hull[:, 1], color=style.get("color", "grey"), alpha=0.5, lw=3, label=label)
+
+
+def _legend(ax, fontsize: float) -> None:
+    """The legend outside the axes, on the right (nothing when nothing is labelled)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def _pull_targets(Z: np.ndarray, follow_k: Sequence[Sequence[int]]) -> np.ndarray:
+    """The mean of each token's follow set (where its layer pulls it)."""
+    return np.array([Z[list(f)].mean(axis=0) for f in follow_k])
+
+
+def _draw_plane(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndarray | None, k: int,
+                bounds: tuple[np.ndarray, np.ndarray], labels: list[str], legend: bool) -> None:
+    """One 2-D panel: step ``k`` (trails, hull, followers, leaders, arrows, limit)."""
+    Z = states[k]
+    if limit is not None:
+        _shade(ax, limit, color=HULL, alpha=0.22, label="hull of the limit")
+        ax.scatter(limit[:, 0], limit[:, 1], marker="x", s=40, color=LIMIT, lw=1.2, zorder=5,
+                   label="certified limit")
+    _shade(ax, Z, color=FOLLOWER, alpha=0.08, label="hull of the tokens")
+    trail = np.stack(states[: k + 1])
+    for i in range(Z.shape[0]):
+        ax.plot(trail[:, i, 0], trail[:, i, 1], color="grey", lw=0.7, alpha=0.6, zorder=1)
+    lead = sorted(set(picture.leaders[k])) if k < len(picture.leaders) else []
+    others = [i for i in range(Z.shape[0]) if i not in set(lead)]
+    if picture.follow is not None and k < len(picture.follow) and others:
+        target = _pull_targets(Z, picture.follow[k])
+        for i in others:
+            if np.any(target[i] != Z[i]):
+                ax.annotate("", xy=target[i], xytext=Z[i], zorder=2,
+                            arrowprops={"arrowstyle": "->", "color": "tab:green", "lw": 0.9, "alpha": 0.8})
+        ax.plot([], [], color="tab:green", lw=0.9, label="pulled toward (follow-set mean)")
+    ax.scatter(Z[others, 0], Z[others, 1], s=18, color=FOLLOWER, zorder=3, label="follower")
+    if lead:
+        ax.scatter(Z[lead, 0], Z[lead, 1], s=120, marker="*", color=LEADER, zorder=4, label="leader")
+    lo, hi = bounds
+    pad = 0.08 * max(float((hi - lo).max()), 1e-12)
+    ax.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax.set_ylim(lo[1] - pad, hi[1] + pad)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_title(f"layer {k}", fontsize=9)
+    ax.set_xlabel(labels[0], fontsize=8)
+    ax.set_ylabel(labels[1], fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.locator_params(nbins=5)
+    if legend:
+        _legend(ax, fontsize=6.5)
+
+
+def _draw_space(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndarray | None, k: int,
+                labels: list[str]) -> None:
+    """One 3-D panel: followers, leaders, arrows, limit points."""
+    Z = states[k]
+    lead = sorted(set(picture.leaders[k])) if k < len(picture.leaders) else []
+    others = [i for i in range(Z.shape[0]) if i not in set(lead)]
+    ax.scatter(Z[others, 0], Z[others, 1], Z[others, 2], s=16, color=FOLLOWER, label="follower")
+    if lead:
+        ax.scatter(Z[lead, 0], Z[lead, 1], Z[lead, 2], s=110, marker="*", color=LEADER, label="leader")
+    if picture.follow is not None and k < len(picture.follow) and others:
+        target = _pull_targets(Z, picture.follow[k])
+        delta = target[others] - Z[others]
+        ax.quiver(Z[others, 0], Z[others, 1], Z[others, 2], delta[:, 0], delta[:, 1], delta[:, 2],
+                  color="tab:green", lw=0.8, arrow_length_ratio=0.15)
+    if limit is not None:
+        ax.scatter(limit[:, 0], limit[:, 1], limit[:, 2], marker="x", s=36, color=LIMIT, label="certified limit")
+    ax.set_title(f"layer {k}", fontsize=9)
+    for setter, label in zip((ax.set_xlabel, ax.set_ylabel, ax.set_zlabel), labels):
+        setter(label, fontsize=7, labelpad=-2)
+    ax.tick_params(labelsize=6, pad=-1)
+
+
+def _draw_line(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndarray | None, upto: int,
+               label: str) -> None:
+    """The 1-D picture: token values against the layer, up to layer ``upto``."""
+    values = np.stack(states[: upto + 1])[:, :, 0]  # (steps, n)
+    steps = np.arange(values.shape[0])
+    for i in range(values.shape[1]):
+        ax.plot(steps, values[:, i], color=FOLLOWER, lw=0.9, alpha=0.75, zorder=2)
+    marks = [(k, i) for k in range(values.shape[0]) for i in (picture.leaders[k] if k < len(picture.leaders) else ())]
+    if marks:
+        ks, idx = zip(*marks)
+        ax.scatter(ks, values[list(ks), list(idx)], marker="*", s=60, color=LEADER, zorder=3, label="leader")
+    if limit is not None:
+        for value in sorted(set(limit[:, 0].tolist())):
+            ax.axhline(value, color=LIMIT, ls="--", lw=0.8, zorder=1)
+        ax.plot([], [], color=LIMIT, ls="--", lw=0.8, label="certified limit")
+    ax.set_xlabel("layer k")
+    ax.set_ylabel(label)
+    ax.set_xlim(0, max(len(states) - 1, 1))
+    ax.grid(alpha=0.25)
+    _legend(ax, fontsize=7)
+
+
+def trajectory_figure(picture: RunPicture, steps: Sequence[int] | None = None, panels: int = 4):
+    """The figure of a run (module docstring): panels at ``steps`` (default: ``panels`` spread evenly)."""
+    states, limit, note, labels = picture.coordinates()
+    K = len(states) - 1
+    steps = panel_steps(K, panels) if steps is None else sorted(set(steps))
+    if not steps or min(steps) < 0 or max(steps) > K:
+        raise InputError(f"panel steps {list(steps)} (expected steps between 0 and {K})")
+    dims = states[0].shape[1]
+    if dims == 1:
+        fig, ax = plt.subplots(figsize=(7.2, 3.6))
+        _draw_line(ax, picture, states, limit, K, labels[0])
+    elif dims == 2:
+        everything = np.concatenate(states + ([limit] if limit is not None else []))
+        bounds = (everything.min(axis=0), everything.max(axis=0))
+        span = np.maximum(bounds[1] - bounds[0], 1e-12)
+        height = float(np.clip(2.9 * span[1] / span[0], 1.6, 4.2)) + 1.0  # panels keep equal axis scales
+        fig, axes = plt.subplots(1, len(steps), figsize=(2.9 * len(steps) + 1.9, height), squeeze=False)
+        for p, (ax, k) in enumerate(zip(axes[0], steps)):
+            _draw_plane(ax, picture, states, limit, k, bounds, labels, legend=p == len(steps) - 1)
+    else:
+        fig = plt.figure(figsize=(3.3 * len(steps), 3.4))
+        for p, k in enumerate(steps):
+            ax = fig.add_subplot(1, len(steps), p + 1, projection="3d")
+            _draw_space(ax, picture, states, limit, k, labels)
+        handles, names = fig.axes[-1].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, names, fontsize=7, loc="lower center", ncol=len(names), frameon=False)
+        fig.subplots_adjust(top=0.82)
+    fig.suptitle(_plain(picture.title) + (f"\n({note})" if note else ""), fontsize=10)
+    with _quiet_glyphs():
+        fig.tight_layout()
+    return fig
+
+
+def figure_bytes(fig, fmt: str = "png") -> bytes:
+    """The figure's bytes in ``fmt`` (no timestamps: identical runs give identical PNGs); closes it."""
+    buffer = io.BytesIO()
+    with _quiet_glyphs():
+        fig.savefig(buffer, format=fmt, dpi=110, metadata=_METADATA[fmt], bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def save_figure(fig, path: str) -> None:
+    """Write ``fig`` to ``path`` as PNG, SVG or PDF (by its extension), atomically."""
+    from dynamics.cli import write_output
+
+    fmt = os.path.splitext(path)[1].lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        plt.close(fig)
+        raise InputError(f"--output: {path} (expected a .png, .svg or .pdf file; .gif or .mp4 with --animate)")
+    write_output(path, figure_bytes(fig, fmt))
+
+
+def animate(picture: RunPicture, path: str, fps: int = 4) -> None:
+    """Write one frame per layer to ``path`` (GIF, or MP4 where ffmpeg is installed): the 2-D/3-D panel
+    of each step, or the 1-D picture growing layer by layer."""
+    from matplotlib import animation
+
+    fmt = os.path.splitext(path)[1].lower().lstrip(".")
+    if fmt not in ANIMATION_FORMATS:
+        raise InputError(f"--output: {path} (with --animate expected a .gif or .mp4 file)")
+    if fmt == "mp4" and not animation.writers.is_available("ffmpeg"):
+        raise InputError(f"--output: {path}: an MP4 needs ffmpeg, which is not installed here (write a .gif instead)")
+    states, limit, note, labels = picture.coordinates()
+    dims = states[0].shape[1]
+    fig = plt.figure(figsize=(7.6, 4.4) if dims != 1 else (7.6, 3.8))
+    everything = np.concatenate(states + ([limit] if limit is not None else []))
+    bounds = (everything.min(axis=0), everything.max(axis=0))
+
+    def frame(k: int):
+        fig.clear()
+        if dims == 1:
+            _draw_line(fig.add_subplot(1, 1, 1), picture, states, limit, k, labels[0])
+        elif dims == 2:
+            _draw_plane(fig.add_subplot(1, 1, 1), picture, states, limit, k, bounds, labels, legend=True)
+        else:
+            _draw_space(fig.add_subplot(1, 1, 1, projection="3d"), picture, states, limit, k, labels)
+        fig.suptitle(_plain(picture.title) + (f"\n({note})" if note else ""), fontsize=9)
+        if dims <= 2:  # room on the right for the legend (frames are not cropped to their content)
+            fig.subplots_adjust(left=0.1, right=0.66, top=0.84, bottom=0.13)
+        return []
+
+    movie = animation.FuncAnimation(fig, frame, frames=len(states), blit=False)
+    writer = animation.PillowWriter(fps=fps) if fmt == "gif" else animation.FFMpegWriter(fps=fps)
+    import tempfile
+
+    from dynamics.cli import write_output
+
+    with tempfile.TemporaryDirectory(prefix="plot-") as folder:  # the writers want a file name
+        scratch = os.path.join(folder, "movie." + fmt)
+        try:
+            with _quiet_glyphs():
+                movie.save(scratch, writer=writer, dpi=100)
+        finally:
+            plt.close(fig)
+        with open(scratch, "rb") as handle:
+            write_output(path, handle.read())  # as every output: atomic, ordinary permissions
