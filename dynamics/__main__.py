@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from . import BACKENDS, load_config, simulate
-from .cli import (Parser, add_limit_options, check_output_path, dump_json, exit_codes_epilog, non_negative_int, positive_float,
+from .cli import (HelpFormatter, Parser, add_limit_options, check_output_path, dump_json, exit_codes_epilog, non_negative_int, positive_float,
                   positive_int, progress_bar, run_main, write_output)
 from .trajectory import Trajectory, approx_state
 
@@ -17,7 +16,7 @@ def build_parser(prog: str = PROG) -> Parser:
     parser = Parser(prog=prog, description="Simulate hardmax attention dynamics (SPEC §1).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sim = sub.add_parser("simulate", help="run the dynamics on a JSON config", epilog=exit_codes_epilog(),
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+                         formatter_class=HelpFormatter)
     sim.add_argument("config", help="JSON config file (SPEC §5)")
     sim.add_argument("--steps", type=non_negative_int, default=30, help="number of layers K (default 30)")
     sim.add_argument("--backend", choices=BACKENDS, default="exact", help="arithmetic (default exact)")
@@ -79,7 +78,7 @@ def summary(traj: Trajectory, config_path: str) -> str:
             if new or lost:
                 events.append(f"step {k}: " + (f"+{new}" if new else "") + (f" -{lost}" if lost else ""))
             seen = set(lead)
-        lines.append("leader changes: " + "; ".join(events))
+        lines.append("leader changes: " + ("; ".join(events) if events else "none"))
         follow = traj.follow[last]
         followers = [f"{i}->{list(follow[i])}" for i in range(traj.n) if i not in traj.leaders[last]]
         if followers:

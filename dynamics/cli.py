@@ -12,7 +12,7 @@
   atomically, character devices and FIFOs (``/dev/null``, ``/dev/stdout``) are
   written straight through, anything else is refused, and so is the input.
 * :func:`exit_codes_epilog`: the exit-code table for a command's ``--help``.
-* :func:`progress_bar`: a tqdm bar on stderr (silent when stderr is not a TTY).
+* :func:`progress_bar`: a tqdm bar on stderr, or plain progress lines when stderr is not a terminal.
 """
 
 from __future__ import annotations
@@ -30,8 +30,25 @@ from typing import Any, Callable, Iterable, Literal, NoReturn
 from .errors import InputError, UserError
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written (the exit-code tables); every option's default stated, where
+    its help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or default in (None, False, [], argparse.SUPPRESS)
+                or "%(default)" in text or "default" in text.lower()):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
 class Parser(argparse.ArgumentParser):
-    """``ArgumentParser`` with one-line errors."""
+    """``ArgumentParser`` with one-line errors and :class:`HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
@@ -118,7 +135,7 @@ def exit_codes_epilog(strict: bool = False) -> str:
     Returns
     -------
     str
-        A few lines, meant for ``argparse.RawDescriptionHelpFormatter``.
+        A few lines, meant for :class:`HelpFormatter` (kept as written).
     """
     lines = ["exit codes:", "  0    success"]
     if strict:
@@ -339,10 +356,54 @@ def dump_json(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"), allow_nan=False) + "\n"
 
 
-def progress_bar(total: int, desc: str, enabled: bool):
-    """A ``tqdm`` bar on stderr, or ``None`` when disabled (or stderr is not a terminal)."""
+class LineProgress:
+    """Progress as plain lines on stderr, for logs and pipes (where a tqdm bar would be noise).
+
+    ``desc: done/total (pct %), elapsed s[, postfix]`` at most every ``interval`` seconds, and once more at
+    the end if a line was printed (work shorter than ``interval`` prints nothing). The same
+    ``update``/``set_postfix_str``/``close`` as a tqdm bar.
+    """
+
+    def __init__(self, total: int, desc: str, unit: str = "step", interval: float = 10.0, stream=None):
+        import time
+
+        self.total, self.desc, self.unit, self.interval = total, desc, unit, interval
+        self.stream = stream if stream is not None else sys.stderr
+        self.n, self.postfix, self._clock = 0, "", time.monotonic
+        self._start = self._last = self._clock()
+        self._closed = False
+
+    def _line(self) -> str:
+        pct = f" ({100 * self.n / self.total:.0f} %)" if self.total else ""
+        tail = f", {self.postfix}" if self.postfix else ""
+        return f"{self.desc}: {self.n}/{self.total} {self.unit}s{pct}, {self._clock() - self._start:.0f} s{tail}"
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = self._clock()
+        if now - self._last >= self.interval and self.n < self.total:
+            self._last = now
+            print(self._line(), file=self.stream, flush=True)
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:  # noqa: ARG002 (tqdm's signature)
+        self.postfix = text
+
+    def close(self) -> None:
+        """A last line, if the work lasted long enough to print one before (short work stays silent)."""
+        if not self._closed:
+            self._closed = True
+            if self._last > self._start:
+                print(self._line() + (" — done" if self.n >= self.total else " — stopped"), file=self.stream,
+                      flush=True)
+
+
+def progress_bar(total: int, desc: str, enabled: bool, unit: str = "step", interval: float = 10.0):
+    """Progress on stderr: a ``tqdm`` bar on a terminal, :class:`LineProgress` lines otherwise (a log, a
+    pipe, CI), or ``None`` when not ``enabled``."""
     if not enabled:
         return None
+    if not sys.stderr.isatty():
+        return LineProgress(total, desc, unit=unit, interval=interval)
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", file=sys.stderr, disable=None, leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)

@@ -8,7 +8,6 @@ belongs to one model (see :mod:`sentiment.results`).
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -51,15 +50,15 @@ def build_parser(prog: str = PROG) -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     t = sub.add_parser("train", help="train the classifier")
-    t.add_argument("--dim", type=positive_int, default=16)
-    t.add_argument("--depth", type=non_negative_int, default=8)
+    t.add_argument("--dim", type=positive_int, default=16, help="token dimension d")
+    t.add_argument("--depth", type=non_negative_int, default=8, help="attention layers")
     t.add_argument("--tau", type=positive_float, default=1e-3, help="softmax temperature (default 0.001)")
     t.add_argument("--mask-pads", action="store_true", help="exclude <PAD> from attention and the mean")
     t.add_argument("--keep-negations", action="store_true", help="keep not/no/never… (dropped by stop-word lists)")
     t.add_argument("--no-lemmatize", action="store_true", help="keep words as written (no simplemma lemmas)")
-    t.add_argument("--epochs", type=positive_int, default=100)
-    t.add_argument("--batch-size", type=positive_int, default=64)
-    t.add_argument("--lr", type=positive_float, default=1e-3)
+    t.add_argument("--epochs", type=positive_int, default=100, help="most epochs (early stopping may end sooner)")
+    t.add_argument("--batch-size", type=positive_int, default=64, help="reviews per optimiser step")
+    t.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
     t.add_argument("--weight-decay", type=non_negative_float, default=0.0,
                    help="decoupled (AdamW) weight decay; 0 (default) is the paper's plain Adam")
     t.add_argument("--lr-decay", type=decay_factor, default=1.0,
@@ -71,11 +70,11 @@ def build_parser(prog: str = PROG) -> Parser:
     t.add_argument("--patience", type=positive_int, default=5, help="early stopping: epochs without improvement")
     t.add_argument("--val-split", choices=("movies", "random"), default="movies",
                    help="validation = blocks of consecutive review ids, i.e. held-out movies (default), or random")
-    t.add_argument("--seed", type=non_negative_int, default=0)
+    t.add_argument("--seed", type=non_negative_int, default=0, help="seed of the split, the initialisation and the batches")
     t.add_argument("--limit", type=positive_int, help="train on this many reviews (quick runs)")
     t.add_argument("--eval-limit", type=positive_int, help="validate and test on this many reviews")
-    t.add_argument("--min-count", type=positive_int, default=2)
-    t.add_argument("--max-vocab", type=positive_int)
+    t.add_argument("--min-count", type=positive_int, default=2, help="words seen fewer times in training become <UNK>")
+    t.add_argument("--max-vocab", type=positive_int, help="keep the most frequent words only (default: no cap)")
     t.add_argument("--threads", type=positive_int, help="torch threads")
     t.add_argument("--out-dir", help="run folder (default runs/sentiment-d{dim})")
     t.add_argument("--data-dir", help="folder with train.parquet and test.parquet (else $IMDB_DATA_DIR, "
@@ -87,8 +86,8 @@ def build_parser(prog: str = PROG) -> Parser:
                    help="also record test accuracy per epoch (a diagnostic; selection stays on validation)")
     t.add_argument("--record", action="store_true",
                    help="make this run the record of its d in reports/sentiment/results.json (and results.md)")
-    t.add_argument("--no-progress", action="store_true")
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    t.add_argument("--json", action="store_true", help="print the result as one JSON document (its fields: README, \"JSON formats\")")
 
     for name, text in (("evaluate", "softmax and hardmax test accuracy of a trained run"),
                        ("leaders", "leaders per review and the leader words of confident reviews"),
@@ -96,7 +95,8 @@ def build_parser(prog: str = PROG) -> Parser:
                        ("crosscheck", "the hardmax dynamics of test reviews in exact arithmetic vs float")):
         p = sub.add_parser(name, help=text)
         p.add_argument("run", help="run folder written by `train` (model.pt + meta.json)")
-        p.add_argument("--data-dir")
+        p.add_argument("--data-dir", help="folder with train.parquet and test.parquet (else $IMDB_DATA_DIR, "
+                                          "../shared/data/imdb, or the hub)")
         p.add_argument("--limit", type=positive_int, help="use this many test reviews (default all)")
         p.add_argument("--record", action="store_true",
                        help="add the result to the record of this model in OUTPUT_DIR/results.json"
@@ -108,7 +108,7 @@ def build_parser(prog: str = PROG) -> Parser:
                        help=f"the published results' folder for --record (default {DEFAULT_DIR})"
                             + ("; the figures' folder (default RUN/figures, or that folder with --record)"
                                if name == "plot" else ""))
-        p.add_argument("--json", action="store_true")
+        p.add_argument("--json", action="store_true", help="print the result as one JSON document (its fields: README, \"JSON formats\")")
         if name == "plot":
             p.add_argument("--review", type=non_negative_int, default=0,
                            help="index of the test review to draw (d = 2)")
@@ -192,8 +192,37 @@ def _analysis(args, argv) -> int:
     if args.json:
         sys.stdout.write(dump_json(result))
     else:
-        print(json.dumps(result, indent=1))
+        print(summary(args.command, result))
     return 0
+
+
+def summary(command: str, result: dict) -> str:
+    """A readable account of an analysis (``--json`` gives every number)."""
+    sha = f"model sha256 {result['model_sha256'][:12]}…"
+    if command == "evaluate":
+        return (f"d = {result['dim']}: test accuracy {result['test_accuracy']:.4f} (softmax), "
+                f"{result['hardmax_test_accuracy']:.4f} (hardmax dynamics), agreement {result['agreement']:.4f}, "
+                f"on {result['test_reviews']} test reviews; validation {result['val_accuracy']:.4f}, "
+                f"α = {result['alpha']:.4g}, best epoch {result['epochs_best']}; {sha}")
+    if command == "leaders":
+        stats = result["leaders_per_review"]
+        words = {side: ", ".join(f"{w} ({c})" for w, c in pairs[:10])
+                 for side, pairs in result["top_leader_words"].items()}
+        return "\n".join([
+            f"d = {result['dim']}, {result['test_reviews']} test reviews; {sha}",
+            f"leaders per review: {stats['mean']:.2f} ± {stats['std']:.2f} (min {stats['min']}, max {stats['max']}); "
+            f"{100 * result['fraction_leaders_at_layer_0']:.1f} % of the final leaders are leaders at layer 0",
+            f"confident reviews (|logit| > 2): {result['confident_reviews']}",
+            f"leader words of confident positive reviews: {words.get('positive', '')}",
+            f"leader words of confident negative reviews: {words.get('negative', '')}"])
+    if command == "plot":
+        return f"d = {result['dim']}: wrote " + ", ".join(result["figures"]) + f"; {sha}"
+    return (f"d = {result['dim']}, {result['layers']} layers, α = {result['alpha']:.4g}: "
+            f"{result['test_reviews']} test reviews in exact arithmetic vs float: wrong predictions "
+            f"{result['wrong_predictions']}, wrong leader sets {result['wrong_leader_sets']}, wrong clusters "
+            f"{result['wrong_clusters']}; {result['reviews_needing_exact_rows']} reviews needed exact rows "
+            f"({result['rows_decided_exactly']} of {result['rows']} rows); {result['seconds']:.1f} s with "
+            f"{result['workers']} workers; {sha}")
 
 
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:

@@ -342,7 +342,7 @@ def train(cfg: TrainConfig, encoded: Encoded | None = None, command: str | None 
 
 def _train_locked(cfg: TrainConfig, encoded: Encoded | None, command: str | None) -> dict:
     """:func:`train`, with the run folder's lock held."""
-    from tqdm import tqdm
+    from dynamics.cli import progress_bar
 
     last_path = os.path.join(cfg.out_dir, "last.pt")
     if cfg.resume and not os.path.exists(last_path):
@@ -385,13 +385,14 @@ def _train_locked(cfg: TrainConfig, encoded: Encoded | None, command: str | None
         model.train()
         order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch]).permutation(len(X)))
         batches = math.ceil(len(X) / cfg.batch_size)
-        bar = tqdm(range(batches), desc=f"d={cfg.dim} epoch {epoch + 1}", unit="batch", leave=False,
-                   disable=not cfg.progress or None)
+        bar = progress_bar(batches, f"d={cfg.dim} epoch {epoch + 1}", enabled=cfg.progress, unit="batch")
         generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         lr = optimiser.param_groups[0]["lr"]
         started = time.perf_counter()
         total = 0.0
-        for b in bar:
+        for b in range(batches):
+            if bar is not None:
+                bar.update(1)
             pick = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             optimiser.zero_grad()
             loss = loss_fn(model(drop_tokens(X[pick], cfg.token_dropout, generator)), y[pick])
@@ -399,6 +400,8 @@ def _train_locked(cfg: TrainConfig, encoded: Encoded | None, command: str | None
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             optimiser.step()
             total += float(loss.detach()) * len(pick)
+        if bar is not None:
+            bar.close()
         scheduler.step()
         seconds = time.perf_counter() - started
         val_acc = accuracy(predict_logits(model, data.val_ids), data.val_labels)

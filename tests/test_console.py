@@ -150,3 +150,52 @@ def test_identical_runs_give_identical_png_bytes(tmp_path):
         assert run("plot", EXAMPLE, "--steps", "4", "--output", out).returncode == 0
     with open(first, "rb") as a, open(second, "rb") as b:
         assert a.read() == b.read()
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_silent_for_short_work():
+    import io
+
+    from dynamics.cli import LineProgress
+
+    quick = io.StringIO()
+    bar = LineProgress(5, "quick", stream=quick)
+    for _ in range(5):
+        bar.update()
+    bar.close()
+    assert quick.getvalue() == ""  # shorter than the interval: nothing at all
+    slow = io.StringIO()
+    bar = LineProgress(4, "slow", unit="task", interval=0.0, stream=slow)
+    bar.set_postfix_str("hunts")
+    for _ in range(4):
+        bar.update()
+    bar.close()
+    lines = slow.getvalue().splitlines()
+    assert lines[0].startswith("slow: 1/4 tasks (25 %)") and lines[0].endswith(", hunts")
+    assert lines[-1].startswith("slow: 4/4 tasks (100 %)") and lines[-1].endswith("— done")
+    assert "\r" not in slow.getvalue() and "\x1b" not in slow.getvalue()
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """``--help`` of every command: each option has a help text, and a default that is not stated in it
+    is appended by the formatter."""
+    import argparse
+
+    from dynamics.__main__ import build_parser as simulate_parser
+    from sentiment.__main__ import build_parser as sentiment_parser
+    from verify.__main__ import build_parser as verify_parser
+
+    for build in (simulate_parser, verify_parser, sentiment_parser):
+        parser = build()
+        for action in parser._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            for name, sub in action.choices.items():
+                text = sub.format_help()
+                body = text[text.index("options:"):]
+                for option in sub._actions:
+                    assert option.help, f"{sub.prog}: {option.option_strings or option.dest} has no help"
+                    if option.option_strings and option.default not in (None, False, [], argparse.SUPPRESS):
+                        start = body.index("\n  " + option.option_strings[0])
+                        entry = body[start + 3:]
+                        entry = entry[:entry.find("\n  -")] if "\n  -" in entry else entry
+                        assert "default" in entry, (sub.prog, option.option_strings, entry)

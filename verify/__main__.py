@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -16,7 +15,7 @@ import numpy as np
 
 from dynamics import load_config, simulate
 from dynamics.errors import InputError
-from dynamics.cli import Parser, add_limit_options, dump_json, non_negative_int, exit_codes_epilog, positive_int, run_main
+from dynamics.cli import HelpFormatter, Parser, add_limit_options, dump_json, non_negative_int, exit_codes_epilog, positive_int, run_main
 
 from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
 from .exact import satisfies_H
@@ -29,7 +28,7 @@ PROG = "python -m verify"
 
 def _epilog(strict: bool = False) -> dict:
     """``add_parser`` keywords for the exit-code table in a command's ``--help``."""
-    return {"epilog": exit_codes_epilog(strict), "formatter_class": argparse.RawDescriptionHelpFormatter}
+    return {"epilog": exit_codes_epilog(strict), "formatter_class": HelpFormatter}
 
 
 def _strict_exit(args, failed: list[str], what: str) -> int:
@@ -62,23 +61,25 @@ def build_parser(prog: str = PROG) -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     c = sub.add_parser("check", help="check every claim on one config", **_epilog(strict=True))
-    c.add_argument("config")
+    c.add_argument("config", help="JSON config file (SPEC §5)")
     c.add_argument("--steps", type=positive_int, default=30, help="steps to check P1–P4, D1–D3 (default 30)")
     c.add_argument("--limit-steps", type=positive_int, default=200, help="step budget of the certified limit (P5)")
     c.add_argument("--backend", choices=("exact", "float", "torch"), default="exact",
                    help="whose trajectory to judge (default exact); float ones are judged exactly")
-    c.add_argument("--dtype", choices=("float32", "float64"), default=None)
-    c.add_argument("--device", default="cpu")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="precision of a float or torch trajectory (default: float64 for float, float32 for torch)")
+    c.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    c.add_argument("--json", action="store_true", help="print the result as one JSON document (its fields: README, \"JSON formats\")")
     _add_lemma_options(c)
     add_limit_options(c)
     c.add_argument("--strict", action="store_true", help="exit 1 when an applicable claim fails (for CI)")
 
     lim = sub.add_parser("limit", help="certified limit of one config (SPEC §4)", **_epilog(strict=True))
-    lim.add_argument("config")
-    lim.add_argument("--max-steps", type=positive_int, default=200)
+    lim.add_argument("config", help="JSON config file (SPEC §5)")
+    lim.add_argument("--max-steps", type=positive_int, default=200,
+                     help="step budget: not certified if the follow pattern is not provably frozen by then")
     add_limit_options(lim)
-    lim.add_argument("--json", action="store_true")
+    lim.add_argument("--json", action="store_true", help="print the result as one JSON document (its fields: README, \"JSON formats\")")
     lim.add_argument("--strict", action="store_true",
                      help="exit 1 when the limit is not certified or a limit point is not in S (for CI)")
 
@@ -106,7 +107,7 @@ def build_parser(prog: str = PROG) -> Parser:
     h.add_argument("--claim", required=True, metavar="NAME",
                    help=f"claim or lemma to break ({', '.join(CLAIMS)}, a lemma of --lemmas), or 'all' "
                         "(every built-in finite-horizon claim on each example)")
-    h.add_argument("--matrix", choices=MATRIX_CLASSES, default="spd")
+    h.add_argument("--matrix", choices=MATRIX_CLASSES, default="spd", help="class of every score matrix A drawn")
     h.add_argument("--values", choices=VALUE_CLASSES, default=None,
                    help="class of the value matrices V drawn (default: the lemma's model, else identity)")
     h.add_argument("--layers", type=positive_int, default=None,
@@ -114,13 +115,14 @@ def build_parser(prog: str = PROG) -> Parser:
     h.add_argument("--alpha-schedule", choices=ALPHA_SCHEDULES, default=None,
                    help="'decreasing': alpha does not increase with the layer (default: the lemma's, else any)")
     _add_lemma_options(h)
-    h.add_argument("--heads", type=int, choices=(1, 2, 3), default=1)
+    h.add_argument("--heads", type=int, choices=(1, 2, 3), default=1, help="heads per layer")
     h.add_argument("--family", choices=FAMILIES, default=None, help="restrict to one token family")
-    h.add_argument("--max-examples", type=positive_int, default=1000)
+    h.add_argument("--max-examples", type=positive_int, default=1000,
+                   help="configurations generated and checked before giving up")
     h.add_argument("--steps", type=positive_int, default=30, help="steps checked per example (default 30)")
     h.add_argument("--max-n", type=positive_int, default=12, help="most tokens per example (≤ 32, default 12)")
     h.add_argument("--max-d", type=positive_int, default=3, help="largest dimension (≤ 5, default 3)")
-    h.add_argument("--seed", type=int, default=0)
+    h.add_argument("--seed", type=int, default=0, help="seed of the search (same seed, same hunt)")
     h.add_argument("--workers", type=positive_int, default=1,
                    help="processes searching in parallel: a local Dask cluster with the 'cluster' extra, "
                         "else a process pool (default 1)")
@@ -133,20 +135,20 @@ def build_parser(prog: str = PROG) -> Parser:
     save.add_argument("--save", action="store_true",
                       help="add a found counterexample to verify/corpus/ (published: only when asked)")
     save.add_argument("--no-save", action="store_true", help="do not add it (the default)")
-    h.add_argument("--json", action="store_true")
+    h.add_argument("--json", action="store_true", help="print the result as one JSON document (its fields: README, \"JSON formats\")")
 
     x = sub.add_parser("crosscheck", help="compare a float run with the exact dynamics step by step",
                        **_epilog(strict=True))
     x.add_argument("configs", nargs="*", metavar="CONFIG", help="JSON config files (or use --random)")
-    x.add_argument("--steps", type=positive_int, default=30)
-    x.add_argument("--backend", choices=("float", "torch"), default="float")
-    x.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    x.add_argument("--device", default="cpu")
+    x.add_argument("--steps", type=positive_int, default=30, help="steps compared")
+    x.add_argument("--backend", choices=("float", "torch"), default="float", help="the float run compared with the exact one")
+    x.add_argument("--dtype", choices=("float32", "float64"), default="float64", help="its precision")
+    x.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     x.add_argument("--random", type=positive_int, metavar="N", help="also check N seeded random configurations")
     x.add_argument("--family", choices=("generic", "duplicates", "reflection"), default="generic",
                    help="token family of the random configurations")
-    x.add_argument("--seed", type=non_negative_int, default=0)
-    x.add_argument("--json", action="store_true")
+    x.add_argument("--seed", type=non_negative_int, default=0, help="seed of the --random configurations")
+    x.add_argument("--json", action="store_true", help="print the result as one JSON document (its fields: README, \"JSON formats\")")
     add_limit_options(x)
     x.add_argument("--strict", action="store_true", help="exit 1 when any float decision is wrong (for CI)")
 
@@ -278,9 +280,23 @@ def _hunt(args, argv: list[str] | None) -> int:
 
 
 def _task_progress(args):
-    """A progress line on stderr per finished task of a distributed hunt (when stderr is a terminal)."""
-    if args.json or not sys.stderr.isatty():
+    """Progress of a distributed hunt on stderr: a line rewritten per finished task on a terminal, a plain
+    line at most every 10 s otherwise (none with --json)."""
+    if args.json:
         return None
+    if not sys.stderr.isatty():
+        from dynamics.cli import LineProgress
+
+        lines: list[LineProgress] = []
+
+        def log(done: int, total: int) -> None:
+            if not lines:
+                lines.append(LineProgress(total, f"{PROG} hunt", unit="task"))
+            lines[0].update(done - lines[0].n)
+            if done == total:
+                lines[0].close()
+
+        return log
 
     def show(done: int, total: int) -> None:
         print(f"\r{PROG} hunt: {done}/{total} tasks done", end="\n" if done == total else "", file=sys.stderr,
@@ -303,12 +319,19 @@ def _crosscheck(args) -> int:
         for r in range(args.random):
             n, d = int(rng.integers(2, 17)), int(rng.integers(2, 4))
             items.append((f"random-{r}", random_config(rng, n, d, family=args.family)))
+    from dynamics.cli import progress_bar
+
     results = []
+    bar = progress_bar(len(items), f"{PROG} crosscheck", enabled=len(items) > 1, unit="config")
     for name, config in items:
         result = crosscheck(config, args.steps, backend=args.backend, dtype=args.dtype, device=args.device,
                             max_memory=args.max_memory)
         result["config"] = name
         results.append(result)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     document = results[0] if len(results) == 1 else {"results": results, "summary": summarise(results)}
     failed = [r["config"] for r in results if r["wrong_decisions"] > 0]
     if args.strict:
@@ -318,12 +341,30 @@ def _crosscheck(args) -> int:
         return _strict_exit(args, failed, "wrong float decisions in")
     for r in results:
         flagged = sum(1 for s in r["steps"] if s["uncertain_rows"])
+        first = "none" if r["first_disagreement"] is None else f"step {r['first_disagreement']}"
         print(f"{r['config']}: {r['backend']} {r['dtype']}, {r['steps_checked']} steps: first disagreement "
-              f"{r['first_disagreement']}, {r['wrong_decisions']} wrong and {r['uncertain_decisions']} uncertain "
+              f"{first}, {r['wrong_decisions']} wrong and {r['uncertain_decisions']} uncertain "
               f"decisions ({flagged} steps flagged), final max |dev| {r['final_max_abs_dev']:.3g}")
     if len(results) > 1:
-        print("summary: " + json.dumps(summarise(results)))
+        print(_crosscheck_summary(summarise(results)))
     return _strict_exit(args, failed, "wrong float decisions in")
+
+
+def _crosscheck_summary(summary: dict) -> str:
+    """The rates of a batch crosscheck as a few readable lines."""
+    configs = summary["configs"]
+    devs = summary["final_max_abs_dev"]
+    mean_first = summary["mean_first_disagreement"]
+    return "\n".join([
+        f"summary of {configs} configurations:",
+        f"  with a wrong float decision:      {summary['configs_with_wrong_decision']} "
+        f"(rate {summary['wrong_decision_rate']:.3g} per decision)",
+        f"  with an uncertain float decision: {summary['configs_with_uncertain_decision']} "
+        f"(rate {summary['uncertain_decision_rate']:.3g} per decision)",
+        "  first disagreement: " + ("none" if mean_first is None else f"at step {mean_first:.1f} on average")
+        + f"; wrong but not flagged at the first disagreement: {summary['unflagged_first_errors']}",
+        f"  final max |float - exact|: median {devs['median']:.3g}, max {devs['max']:.3g}",
+    ])
 
 
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:

@@ -66,7 +66,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--examples", type=int, default=2000, help="examples per cell of the table (default 2000)")
     parser.add_argument("--splits", type=int, default=4, help="tasks per cell (default 4)")
     parser.add_argument("--steps", type=int, default=30, help="exact steps per example (default 30)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of every search (same seed, same campaign)")
     parser.add_argument("--database", metavar="DIR|redis://HOST:PORT", default=None,
                         help="Hypothesis example database shared by every search")
     parser.add_argument("--lemmas", action="append", default=[], metavar="FILE",
@@ -75,7 +75,7 @@ def add_arguments(parser) -> None:
                         help="only these claims and lemmas (default: every built-in claim and every lemma loaded)")
     parser.add_argument("--output-dir", default="campaign", help="where results and the resume journal go "
                         "(default campaign/; reports/ publishes into the report's long hunts)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 

@@ -70,7 +70,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     parser.add_argument("--no-cache", action="store_true", help="recompute every section")
     save = parser.add_mutually_exclusive_group()
     save.add_argument("--save", action="store_true",
@@ -362,7 +362,7 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
     fails before any computation. Writes nothing but cache entries (and, with
     ``save``, corpus entries).
     """
-    from tqdm import tqdm
+    from dynamics.cli import progress_bar
 
     folder = output_dir or "reports"
     included = {name: _load_included(folder, name) for name in INCLUDED if name in chosen}
@@ -376,8 +376,8 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
         "claims": [item.describe() for item in lemma_registry(budget.lemma_files).builtins()],
     }
     timings: dict[str, float] = {}
-    bar = tqdm(total=sum(sections.TASKS[name](budget) for name in computed), desc="report", unit="task",
-               file=sys.stderr, disable=not show_progress or None)
+    bar = progress_bar(sum(sections.TASKS[name](budget) for name in computed), "report", enabled=show_progress,
+                       unit="task") or _NoProgress()
     try:
         for name in computed:
             bar.set_postfix_str(name)
@@ -423,6 +423,19 @@ def _render(document: dict[str, Any], start: float) -> tuple[dict[str, bytes], s
     document["elapsed_s"] = round(time.perf_counter() - start, 1)
     markdown = render_markdown(document, figures)
     return figures, markdown, render_html(markdown, figures)
+
+
+class _NoProgress:
+    """What the sections call when no progress is shown."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def run_report(args) -> int:
