@@ -179,6 +179,10 @@ def test_analysis_commands(trained_run, tmp_path):
     assert stats["min"] >= 1 and stats["min"] <= stats["mean"] <= stats["max"] <= 128
     exact = run("crosscheck", out, "--limit", "15")
     assert exact["test_reviews"] == 15 and exact["rows"] > 0
+    from test_formats import validate  # the documented formats (docs/schemas/)
+
+    validate(evaluation, "sentiment-evaluate")
+    validate(exact, "sentiment-crosscheck")
     assert 0 <= exact["wrong_predictions"] <= 15
     figures = run("plot", out, "--limit", "50", "--output-dir", str(tmp_path))
     assert all(os.path.getsize(f) > 1000 for f in figures["figures"])

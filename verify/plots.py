@@ -35,6 +35,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dynamics.errors import InputError  # noqa: E402
@@ -233,7 +234,8 @@ def _draw_line(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndar
     values = np.stack(states[: upto + 1])[:, :, 0]  # (steps, n)
     steps = np.arange(values.shape[0])
     for i in range(values.shape[1]):
-        ax.plot(steps, values[:, i], color=FOLLOWER, lw=0.9, alpha=0.75, zorder=2)
+        ax.plot(steps, values[:, i], color=FOLLOWER, lw=0.9, alpha=0.75, zorder=2,
+                marker="o" if len(steps) <= 30 else None, ms=2.5)
     marks = [(k, i) for k in range(values.shape[0]) for i in (picture.leaders[k] if k < len(picture.leaders) else ())]
     if marks:
         ks, idx = zip(*marks)
@@ -243,6 +245,7 @@ def _draw_line(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndar
             ax.axhline(value, color=LIMIT, ls="--", lw=0.8, zorder=1)
         ax.plot([], [], color=LIMIT, ls="--", lw=0.8, label="certified limit")
     ax.set_xlabel("layer k")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel(label)
     ax.set_xlim(0, max(len(states) - 1, 1))
     ax.grid(alpha=0.25)
