@@ -109,3 +109,19 @@ def test_other_errors_inside_the_search_still_propagate(monkeypatch):
     monkeypatch.setattr(H, "claim_failure", broken)
     with pytest.raises(ZeroDivisionError):
         H.hunt("all", "spd", max_examples=5, seed=0)
+
+
+def test_minimise_drops_the_coordinates_a_failure_does_not_need():
+    """P3 fails for A = diag(1, −1, 1) on (0, 0, 0), (0, 1, 0): the third coordinate is idle and goes; the
+    next removal would make A definite (another matrix class than the one hunted), so d = 2 stays."""
+    from fractions import Fraction as F
+
+    from dynamics import Config, Head
+    from verify.hunt import minimise
+    from verify.lemmas import matrix_class
+
+    A = ((F(1), F(0), F(0)), (F(0), F(-1), F(0)), (F(0), F(0), F(1)))
+    found = Config(tokens=((F(0), F(0), F(0)), (F(0), F(1), F(0))), heads=(Head(A=A, alpha=F(1)),))
+    smaller, step, _ = minimise(found, "P3", 2)
+    assert smaller.d == 2 and matrix_class(smaller.heads[0].A) == "indefinite"
+    assert smaller.tokens == ((F(0), F(0)), (F(0), F(1))) and step == 0

@@ -113,8 +113,9 @@ def minimise(config: Config, claim: str, steps: int, lemmas: Registry | None = N
              deadline: float | None = None) -> tuple[Config, int, dict]:
     """Greedy clean-up after Hypothesis's shrinking (which works within the draw structure).
 
-    Repeatedly drops single tokens, then replaces entries by simpler numbers
-    (0, ±1, the integer part), keeping a change only if the claim still fails.
+    Repeatedly drops single tokens, then coordinates (:func:`_fewer_dimensions`), then replaces
+    entries by simpler numbers (0, ±1, the integer part), keeping a change only if the claim
+    still fails.
     Returns the smaller configuration with its failure. Past ``deadline``
     (a ``time.perf_counter()`` value) it stops and returns what it has, which
     still fails.
@@ -141,6 +142,9 @@ def minimise(config: Config, claim: str, steps: int, lemmas: Registry | None = N
             if result is not None:
                 config, failure, improved = candidate, result, True
                 break
+    smaller, result = _fewer_dimensions(config, lambda c: None if late() else claim_failure(c, claim, steps, lemmas))
+    if result is not None:
+        config, failure = smaller, result
     for i in range(config.n):
         for k in range(config.d):
             if late():
@@ -156,6 +160,44 @@ def minimise(config: Config, claim: str, steps: int, lemmas: Registry | None = N
                     config, failure = candidate, result
                     break
     return config, failure[0], failure[1]
+
+
+def _without_coordinate(config: Config, t: int) -> Config:
+    """``config`` in one dimension less: coordinate ``t`` of every token, and row and column ``t`` of
+    every ``A`` and ``V``, removed."""
+    def drop(row):
+        return tuple(row[:t]) + tuple(row[t + 1:])
+
+    def square(M):
+        return None if M is None else tuple(drop(r) for i, r in enumerate(M) if i != t)
+
+    schedule = [[Head(A=square(h.A), alpha=h.alpha, V=square(h.V)) for h in heads] for heads in config.schedule]
+    return _with_schedule(Config(tokens=tuple(drop(r) for r in config.tokens), heads=config.heads), schedule)
+
+
+def _fewer_dimensions(config: Config, still_fails) -> tuple[Config, Any]:
+    """Drop coordinates greedily, keeping each removal for which ``still_fails(candidate)`` returns a failure
+    and every ``A`` keeps its matrix class (a principal submatrix of an SPD or symmetric ``A`` stays so; an
+    indefinite or nonsymmetric one may not, and then the coordinate stays). Value matrices other than the
+    identity keep every coordinate: a submatrix of a rotation is no rotation."""
+    from .lemmas import matrix_class
+
+    if any(h.V is not None for _, h in config.all_heads()):
+        return config, None
+    failure = None
+    improved = True
+    while improved and config.d > 1:
+        improved = False
+        classes = [matrix_class(h.A) for _, h in config.all_heads()]
+        for t in reversed(range(config.d)):
+            candidate = _without_coordinate(config, t)
+            if [matrix_class(h.A) for _, h in candidate.all_heads()] != classes:
+                continue
+            result = still_fails(candidate)
+            if result is not None:
+                config, failure, improved = candidate, result, True
+                break
+    return config, failure
 
 
 def _with_schedule(config: Config, schedule) -> Config:
