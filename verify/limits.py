@@ -208,6 +208,7 @@ def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None
     start = time.perf_counter()
     last_entry = len(config.schedule) - 1  # from layer L-1 on, every layer is the same
     gaps: list[float] = []
+    none_fixed = True
     for item in iterate_layers(ExactEngine(config), max_steps):
         k, state, per_head = item.k, item.state, item.follow_by_head
         heads = config.heads_at(k)
@@ -221,6 +222,7 @@ def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None
         c0, ch = step_weights([h.alpha for h in heads])
         targets = _targets(Z, per_head, c0, ch)
         F = fixed_set(Z, per_head, targets)
+        none_fixed = not F
         if F and all(all(j in F for j in union[i]) for i in range(len(Z))) \
                 and _frozen(Z, per_head, F, targets, heads):
             limit = [list(Z[i]) if i in F else targets[i] for i in range(len(Z))]
@@ -239,7 +241,9 @@ def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None
             )
     return LimitResult(
         certified=False, certified_at=None, steps_run=max_steps,
-        reason=f"follow pattern not provably frozen within {max_steps} steps",
+        reason=f"follow pattern not provably frozen within {max_steps} steps"
+               + ("; no token is fixed at the last step (no leader and no token at its own target), so the "
+                  "certificate, which extends from fixed tokens, cannot start" if none_fixed else ""),
         elapsed_s=time.perf_counter() - start, gaps=gaps,
     )
 

@@ -402,9 +402,11 @@ def random_config(rng, n: int, d: int, matrix: str = "spd", heads: int = 1, fami
 
     def matrix_of(kind: str) -> Matrix:
         if kind == "nonsymmetric":
+            if d == 1:
+                raise ValueError("random_config: a 1 × 1 matrix is symmetric; a nonsymmetric A needs d ≥ 2")
             while True:
                 A = tuple(tuple(Fraction(int(rng.integers(-4, 5)), 2) for _ in range(d)) for _ in range(d))
-                if d == 1 or any(A[i][j] != A[j][i] for i in range(d) for j in range(d)):
+                if any(A[i][j] != A[j][i] for i in range(d) for j in range(d)):
                     return A
         U = [[1 if i == j else (int(rng.integers(-2, 3)) if j > i else 0) for j in range(d)] for i in range(d)]
         if kind == "spd":

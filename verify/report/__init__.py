@@ -327,19 +327,20 @@ def _store_cache(path: str, key: dict[str, Any], data: Any, seconds: float) -> N
 # --------------------------------------------------------------------------- building
 
 def _run_section(name: str, budget: sections.Budget, seed: int, workers: int, bar,
-                 cache: str | None) -> tuple[Any, float]:
-    """Section ``name``'s data and seconds: from a valid cache entry at ``cache``, else computed (and cached)."""
+                 cache: str | None) -> tuple[Any, float, str]:
+    """Section ``name``'s data, the seconds it took to compute, and where it came from (``"cache"``: a valid
+    entry at ``cache``; ``"computed"``: now, and cached)."""
     key = _cache_key(name, budget, seed)
     cached = _load_cache(cache, key) if cache else None
     if cached is not None:
         bar.update(sections.TASKS[name](budget))
-        return cached
+        return cached[0], cached[1], "cache"
     start = time.perf_counter()
     data = COMPUTED[name](budget, seed, workers, lambda: bar.update(1))
     seconds = round(time.perf_counter() - start, 2)
     if cache:
         _store_cache(cache, key, data, seconds)
-    return data, seconds
+    return data, seconds, "computed"
 
 
 def _save_counterexamples(document: dict[str, Any], budget: sections.Budget, seed: int) -> None:
@@ -376,21 +377,25 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
         "claims": [item.describe() for item in lemma_registry(budget.lemma_files).builtins()],
     }
     timings: dict[str, float] = {}
+    sources: dict[str, str] = {}
     bar = progress_bar(sum(sections.TASKS[name](budget) for name in computed), "report", enabled=show_progress,
                        unit="task") or _NoProgress()
     try:
         for name in computed:
             bar.set_postfix_str(name)
             cache = _cache_path(folder, name, budget, seed) if (use_cache and output_dir) else None
-            document[name], timings[name] = _run_section(name, budget, seed, workers, bar, cache)
+            document[name], timings[name], sources[name] = _run_section(name, budget, seed, workers, bar, cache)
     finally:
         bar.close()
     document.update(included)
+    for name in included:
+        sources[name] = f"read from {os.path.join(folder, INCLUDED[name])}" if included[name] is not None else "absent"
     if save:
         _save_counterexamples(document, budget, seed)
     if "sentiment" in chosen:
         document["sentiment_figures_dir"] = os.path.join(folder, "sentiment")
     document["timings_s"] = timings
+    document["section_sources"] = sources
     document["environment"] = _environment()
     document["command"] = f"python -m verify report --{budget.name} --seed {seed}" + (
         f" --sections {','.join(chosen)}" if chosen != list(SECTIONS) else "") + "".join(

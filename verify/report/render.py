@@ -99,7 +99,8 @@ def _cell(h: dict[str, Any]) -> str:
     if h["counterexample"] is None:
         return f"none in {h['examples']}"
     c = h["counterexample"]
-    return f"**found**: n={len(c['tokens'])}, d={len(c['tokens'][0])}, step {h['step']}"
+    failing = (h["witness"] or {}).get("step", h["step"])
+    return f"**found**: n={len(c['tokens'])}, d={len(c['tokens'][0])}, step {failing}"
 
 
 def _hunts(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
@@ -136,8 +137,9 @@ def _hunts(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
     if found:
         lines += ["### The counterexamples", ""]
         for h in found:
+            failing = (h["witness"] or {}).get("step", h["step"])
             lines.append(f"**{h['claim']}, {MATRIX_TEXT[h['matrix']]}, {h['heads']} head(s)**: fails at step "
-                         f"{h['step']}.")
+                         f"{failing} (replay with `--steps {h['step']}`).")
             lines.append("")
             lines.append("```json")
             lines.append(json.dumps(h["counterexample"]))
@@ -214,8 +216,10 @@ def _limits(doc: dict[str, Any]) -> list[str]:
     lines.append("")
     for s in doc["limits"]:
         for failure in s["not_certified"]:
-            lines.append(f"Not certified ({s['matrix']}, {s['family']}): {failure['reason']}; final max gap "
-                         f"{failure['final_max_gap']:.3g}")
+            gap = failure["final_max_gap"]
+            lines.append(f"Not certified ({s['matrix']}, {s['family']}): {failure['reason']}"
+                         + (f"; the largest score gap max_j s_ij − s_ii at the last step is {gap:.3g}"
+                            if gap else "") + ".")
             lines.append("```json")
             lines.append(json.dumps(failure["config"]))
             lines.append("```")
@@ -293,10 +297,18 @@ def findings(doc: dict[str, Any]) -> list[str]:
             out.append(f"The long hunts under H ({', '.join(h['claim'] for h in long)}; "
                        f"{sum(h['examples'] for h in long)} examples) found "
                        + (f"counterexamples to {', '.join(found_long)}." if found_long else "no counterexample."))
-        robust = [c for c in ("P1", "P2", "P4", "D1") if not any(h["counterexample"] for h in hunts if h["claim"] == c)]
-        if robust:
-            out.append(f"{', '.join(robust)} held in every class searched, nonsymmetric and indefinite A and "
-                       "several heads included. For P2 this is D3: leader persistence needs neither symmetry nor definiteness.")
+        robust = [c for c in ("P1", "P2", "P4", "D1")
+                  if any(h["claim"] == c for h in hunts) and not any(h["counterexample"] for h in hunts if h["claim"] == c)]
+        for claim in robust:
+            searched = [h for h in hunts if h["claim"] == claim]
+            classes = [m for m in MATRIX_CLASSES_ORDER if any(h["matrix"] == m for h in searched)]
+            heads = sorted({h["heads"] for h in searched})
+            text = (f"{claim} held in every hunt: {', '.join(classes)} A, "
+                    + " and ".join(str(k) for k in heads) + f" head{'s' if heads != [1] else ''} "
+                    f"({sum(h['examples'] for h in searched)} examples).")
+            if claim == "P2" and any(m != "spd" for m in classes):
+                text += " Outside H this is D3: leader persistence needed neither symmetry nor definiteness here."
+            out.append(text)
     if doc.get("lemmas"):
         held, false, outside = [], [], []
         for entry in doc["lemmas"]:
@@ -475,6 +487,30 @@ def _sentiment(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
     return lines
 
 
+def _provenance(doc: dict[str, Any]) -> list[str]:
+    """When and from what the report was built, and where each section came from (and what it cost)."""
+    provenance = doc.get("provenance") or {}
+    commit = provenance.get("commit")
+    date = provenance.get("date", "")
+    out = [f"Built {date.replace('T', ' ').replace('+00:00', ' UTC')}"
+           + (f" from commit `{commit[:12]}`" if commit else " outside a git checkout") + "."]
+    sources, timings = doc.get("section_sources") or {}, doc.get("timings_s") or {}
+    parts = []
+    for name in doc.get("sections", []):
+        source = sources.get(name)
+        if source is None:
+            continue
+        if source == "computed":
+            parts.append(f"{name}: computed now ({timings.get(name, 0):.1f} s)")
+        elif source == "cache":
+            parts.append(f"{name}: from the cache (computed in {timings.get(name, 0):.1f} s by an earlier run of this code)")
+        else:
+            parts.append(f"{name}: {source}")
+    if parts:
+        out[0] += " Sections — " + "; ".join(parts) + "."
+    return out + [""]
+
+
 def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None) -> str:
     lines = [
         "# Verification report: hardmax attention dynamics",
@@ -482,6 +518,7 @@ def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None
         f"Generated by `{doc['command']}` (budget `{doc['budget']['name']}`, seed {doc['seed']}). "
         "Every number below is in `results.json` beside this file.",
         "",
+    ] + _provenance(doc) + [
         "## The model and the claims",
         "",
         "Tokens z_1 … z_n in R^d, heads (A_h, α_h). Follow sets C_i = argmax_j ⟨A z_i, z_j⟩, with every "

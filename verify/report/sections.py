@@ -133,7 +133,7 @@ def _limit_job(matrix: str, family: str, count: int, max_steps: int, seed: int) 
     certified, in_S_all, steps_needed, failures, not_in_S, elapsed = 0, 0, [], [], [], 0.0
     for _ in range(count):
         n, d = int(rng.integers(2, 17)), int(rng.integers(1, 4))
-        if family == "reflection":
+        if family == "reflection" or matrix == "nonsymmetric":  # (every 1 × 1 matrix is symmetric)
             d = max(d, 2)
         config = random_config(rng, n, d, matrix=matrix, family=family)
         start = time.perf_counter()
