@@ -172,3 +172,19 @@ def test_fast_certificates_give_the_same_verdicts_as_the_general_checks(config, 
     if first is not None:
         w = verdict.witness
         assert (w["broken_at"], w["leader_at"], w["token"]) == first
+
+
+def test_a_two_head_P3_witness_shows_each_heads_follow_sets():
+    """With two SPD heads each token leads in one head and follows a tie in the other (the README's case):
+    the union of the follow sets hides why, so the witness gives them per head."""
+    from dynamics import config_from_dict, simulate
+    from verify.claims import check_all
+
+    config = config_from_dict({"tokens": [["0", "0", "1"], ["0", "1", "1"]],
+                               "heads": [{"A": [["1", "0", "0"], ["0", "1", "0"], ["0", "0", "1"]], "alpha": "1"},
+                                         {"A": [["1", "0", "0"], ["0", "1", "-1"], ["0", "-1", "2"]], "alpha": "1"}]})
+    verdict = check_all(config, simulate(config, 1))["P3"]
+    assert verdict.holds is None and verdict.observed is False  # not claimed for two heads; fails anyway
+    by_head = verdict.witness["follow_by_head"]
+    assert by_head == [[[0, 1], [1]], [[0], [0, 1]]]
+    assert [sorted(set(a) | set(b)) for a, b in zip(*by_head)] == verdict.witness["follow"]

@@ -220,6 +220,9 @@ def check_P3(a: Run) -> Verdict:
         k = empty[0]
         witness = {"step": k, "follow": [list(a.union_follow(k, i)) for i in range(len(a.states[k]))],
                    "tokens": [_fmt(z) for z in a.states[k]]}
+        heads = a.follow_at(k)
+        if len(heads) > 1:  # the union hides why nobody leads: each head's own follow sets show it
+            witness["follow_by_head"] = [[list(f[i]) for i in range(len(a.states[k]))] for f in heads]
     return Verdict("P3", not empty, witness=witness, violations=len(empty),
                    extra={"steps_without_leader": empty[:20]})
 

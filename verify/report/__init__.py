@@ -73,7 +73,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     parser.add_argument("--no-cache", action="store_true", help="recompute every section")
     save = parser.add_mutually_exclusive_group()
-    save.add_argument("--save", action="store_true",
+    save.add_argument("--save-corpus", "--save", dest="save", action="store_true",
                       help="add found counterexamples to verify/corpus/ (published: only when asked)")
     save.add_argument("--no-save", action="store_true", help="do not add them (the default)")
     parser.add_argument("--lemmas", action="append", default=[], metavar="FILE",
@@ -245,15 +245,26 @@ def _read_checked(path: str, schema: Any) -> Any:
     return document
 
 
+def _included_path(output_dir: str, name: str) -> str | None:
+    """Where the included input ``name`` is: in ``output_dir``, else in the published ``reports/`` (a report
+    written elsewhere with ``--output-dir`` still shows the long hunts, benchmarks and sentiment results
+    published here); ``None`` when neither has it."""
+    for folder in dict.fromkeys((output_dir, "reports")):
+        path = os.path.join(folder, INCLUDED[name])
+        if os.path.exists(path):
+            return path
+    return None
+
+
 def _load_included(output_dir: str, name: str) -> Any:
-    """The included input ``name`` from ``output_dir``, validated; ``None`` when it is absent."""
-    path = os.path.join(output_dir, INCLUDED[name])
+    """The included input ``name`` (:func:`_included_path`), validated; ``None`` when it is absent."""
+    path = _included_path(output_dir, name)
     schema = INCLUDED_SCHEMAS[name]
+    if path is None:
+        return None
     if os.path.isdir(path):
         return [_read_checked(str(file), schema) for file in sorted(Path(path).glob("*.json"))]
-    if os.path.exists(path):
-        return _read_checked(path, schema)
-    return None
+    return _read_checked(path, schema)
 
 
 # --------------------------------------------------------------------------- the cache
@@ -389,11 +400,13 @@ def build_report(budget: sections.Budget, seed: int, chosen: list[str], workers:
         bar.close()
     document.update(included)
     for name in included:
-        sources[name] = f"read from {os.path.join(folder, INCLUDED[name])}" if included[name] is not None else "absent"
+        path = _included_path(folder, name)
+        sources[name] = f"read from {path}" if included[name] is not None and path else "absent"
     if save:
         _save_counterexamples(document, budget, seed)
     if "sentiment" in chosen:
-        document["sentiment_figures_dir"] = os.path.join(folder, "sentiment")
+        results = _included_path(folder, "sentiment")
+        document["sentiment_figures_dir"] = os.path.dirname(results) if results else os.path.join(folder, "sentiment")
     document["timings_s"] = timings
     document["section_sources"] = sources
     document["environment"] = _environment()

@@ -467,6 +467,13 @@ def _benchmarks(doc: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _natural(name: str) -> list:
+    """Sort key reading the digits of ``name`` as numbers (``d2`` before ``d16``)."""
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def _sentiment(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
     from sentiment.results import markdown_tables
 
@@ -480,7 +487,7 @@ def _sentiment(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
               "the paper's recipe are the options in each training command below (see "
               "`scripts/sentiment_experiment` and the README).", ""]
     lines += markdown_tables(s)
-    for name in sorted(figures):
+    for name in sorted(figures, key=_natural):  # d2, d4, d8, d16: numbers in order, not as text
         if name.startswith("sentiment-"):
             lines += [f"![{name}](figures/{name})", "",
                       f"*`figures/{name}`: `python -m sentiment plot runs/sentiment-dD`*", ""]
@@ -535,7 +542,9 @@ def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None
         lines.append(f"| {claim} | {name} | {text} |")
     lines.append("")
     figures = figures or {}
-    lines += ["## Findings", ""] + [f"- {f}" for f in findings(doc)] + [""]
+    found = findings(doc)
+    lines += ["## Findings", ""] + ([f"- {f}" for f in found] if found else
+                                    ["None from the sections built here (`--sections`)."]) + [""]
     if doc.get("figure2"):
         lines += _figure2(doc, figures)
     if "hunts" in doc:
@@ -590,12 +599,15 @@ def render_html(markdown: str, figures: dict[str, bytes]) -> str:
     bullet lists, pipe tables, fenced code blocks and images.
     """
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width,initial-scale=1">',
            "<title>Verification report: hardmax attention dynamics</title>",
            "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
-           "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
+           "line-height:1.45;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:.9em;"
+           "display:block;max-width:100%;overflow-x:auto}"
            "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
-           "th{background:#f3f3f3}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}"
-           "code{background:#f6f6f6;padding:0 .2em}img{max-width:100%;border:1px solid #eee}"
+           "th{background:#f3f3f3}pre{background:#f6f6f6;padding:.6em;font-size:.85em;white-space:pre-wrap;"
+           "overflow-wrap:anywhere}code{background:#f6f6f6;padding:0 .2em;overflow-wrap:anywhere}"
+           "img{max-width:100%;height:auto;border:1px solid #eee}"
            "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}</style></head><body>"]
     lines = markdown.split("\n")
     i = 0
