@@ -228,3 +228,14 @@ def test_kill_9_of_the_report_leaves_no_pool_workers(tmp_path):
         for pid, start in workers.items():
             if _alive(pid, start):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_html_renders_the_mathematics_as_mathml_and_leaves_code_alone():
+    from verify.report.render import render_html
+
+    markdown = "| id | statement |\n|---|---|\n| D2 | $`\\langle A z_i^{k+1}, z_i^{k+1}\\rangle \\ge 0`$ (under H) |\n\n" \
+               "Run `IMDB_DATA_DIR=$HOME/imdb python -m sentiment train` and costs $5 or $`x_1`$.\n"
+    page = render_html(markdown, {})
+    assert page.count("<math") == 2 and "<msubsup>" in page and "$`" not in page
+    assert "<code>IMDB_DATA_DIR=$HOME/imdb python -m sentiment train</code>" in page and "costs $5" in page
+    assert "<script" not in page  # one offline file: nothing to fetch, nothing to run

@@ -20,6 +20,21 @@ def claim_text(doc: dict[str, Any] | None = None) -> dict[str, tuple[str, str]]:
     return {c["name"]: (c.get("title") or c["name"], c["statement"]) for c in described}
 
 
+#: The built-in claims' statements with their mathematics as ``$`TeX`$`` (GitHub renders it in the
+#: Markdown; :func:`render_html` turns it into MathML, so the HTML stays one self-contained file).
+CLAIM_TEX = {
+    "P1": r"$`\operatorname{conv}(Z^{k+1}) \subseteq \operatorname{conv}(Z^k)`$; every token stays in "
+          r"$`\operatorname{conv}(Z^0)`$",
+    "P2": r"a leader at step $`k`$ stays put and stays a leader at every later step",
+    "P4": r"$`C_i`$ is exactly the set of tokens on the supporting hyperplane "
+          r"$`\{x : \langle A z_i, x\rangle = \max_l \langle A z_i, z_l\rangle\}`$",
+    "P5": r"every token converges to a point of $`S`$ (certified limit, SPEC §4)",
+    "D1": r"every leader is an exposed vertex of $`\operatorname{conv}(Z^k)`$",
+    "D2": r"$`\langle A z_i^{k+1}, z_i^{k+1}\rangle \ge \langle A z_i^k, z_i^k\rangle`$ (under H)",
+    "D3": r"P2 needs neither symmetry nor definiteness of $`A`$",
+}
+
+
 MATRIX_TEXT = {
     "spd": "symmetric positive definite (H)",
     "symmetric": "symmetric, any signs",
@@ -528,18 +543,20 @@ def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None
     ] + _provenance(doc) + [
         "## The model and the claims",
         "",
-        "Tokens z_1 … z_n in R^d, heads (A_h, α_h). Follow sets C_i = argmax_j ⟨A z_i, z_j⟩, with every "
-        "tie decided exactly. One layer: z_i⁺ = (z_i + Σ_h α_h V_h mean_{j ∈ C^h_i} z_j) / (1 + Σ_h α_h), "
-        "with value matrices V_h = I in the paper's model; a layer schedule lets the parameters change with "
-        "the layer. A leader is a token whose follow set holds only copies of itself. Hypothesis H: A "
-        "symmetric positive definite, α > 0. Each claim below is claimed for the paper's model under H "
-        "(D3: outside H); elsewhere it is hunted, and what survives is a finding.",
+        r"Tokens $`z_1, \dots, z_n \in \mathbb{R}^d`$, heads $`(A_h, \alpha_h)`$. Follow sets "
+        r"$`C_i = \operatorname{argmax}_j \langle A z_i, z_j\rangle`$, with every tie decided exactly. One layer: "
+        r"$`z_i^{+} = \bigl(z_i + \sum_h \alpha_h V_h \operatorname{mean}_{j \in C^h_i} z_j\bigr) / "
+        r"\bigl(1 + \sum_h \alpha_h\bigr)`$, with value matrices $`V_h = I`$ in the paper's model; a layer "
+        "schedule lets the parameters change with the layer. A leader is a token whose follow set holds only "
+        r"copies of itself. Hypothesis H: $`A`$ symmetric positive definite, $`\alpha > 0`$. Each claim below "
+        "is claimed for the paper's model under H (D3: outside H); elsewhere it is hunted, and what survives "
+        "is a finding.",
         "",
         "| id | claim | statement |",
         "|---|---|---|",
     ]
     for claim, (name, text) in claim_text(doc).items():
-        lines.append(f"| {claim} | {name} | {text} |")
+        lines.append(f"| {claim} | {name} | {CLAIM_TEX.get(claim, text)} |")
     lines.append("")
     figures = figures or {}
     found = findings(doc)
@@ -585,7 +602,23 @@ _INLINE = [
 ]
 
 
+_MATH = re.compile(r"\$`([^`]+)`\$")
+
+
 def _inline(text: str) -> str:
+    """Inline Markdown to HTML: ``$`TeX`$`` as MathML (latex2mathml), the rest escaped and formatted."""
+    from latex2mathml.converter import convert
+
+    out, last = [], 0
+    for match in _MATH.finditer(text):
+        out.append(_plain_inline(text[last:match.start()]))
+        out.append(convert(match.group(1)))
+        last = match.end()
+    out.append(_plain_inline(text[last:]))
+    return "".join(out)
+
+
+def _plain_inline(text: str) -> str:
     text = html.escape(text, quote=False)
     for pattern, replacement in _INLINE:
         text = pattern.sub(replacement, text)
