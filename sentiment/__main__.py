@@ -8,6 +8,7 @@ belongs to one model (see :mod:`sentiment.results`).
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import sys
@@ -15,6 +16,7 @@ import sys
 from dynamics.cli import Parser, dump_json, non_negative_int, positive_float, positive_int, run_main
 from dynamics.errors import InputError
 
+from .recipes import RECIPES, recipe
 from .results import DEFAULT_DIR, DEFAULT_RESULTS
 from .text import TRUNCATIONS
 
@@ -53,28 +55,37 @@ def build_parser(prog: str = PROG) -> Parser:
     t.add_argument("--dim", type=positive_int, default=16, help="token dimension d")
     t.add_argument("--depth", type=non_negative_int, default=8, help="attention layers")
     t.add_argument("--tau", type=positive_float, default=1e-3, help="softmax temperature (default 0.001)")
-    t.add_argument("--mask-pads", action="store_true", help="exclude <PAD> from attention and the mean")
-    t.add_argument("--keep-negations", action="store_true", help="keep not/no/never… (dropped by stop-word lists)")
-    t.add_argument("--no-lemmatize", action="store_true", help="keep words as written (no simplemma lemmas)")
-    t.add_argument("--epochs", type=positive_int, default=100, help="most epochs (early stopping may end sooner)")
+    t.add_argument("--recipe", choices=RECIPES, default="validated",
+                   help="the settings to start from: 'validated' (chosen on validation accuracy; the published "
+                        "numbers) or 'paper' (the paper's); options given explicitly override it")
+    t.add_argument("--mask-pads", action=argparse.BooleanOptionalAction, default=None,
+                   help="exclude <PAD> from attention and the mean (default: the recipe's)")
+    t.add_argument("--keep-negations", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep not/no/never… (dropped by stop-word lists; default: the recipe's)")
+    t.add_argument("--lemmatize", action=argparse.BooleanOptionalAction, default=None,
+                   help="simplemma lemmas, or words as written (default: the recipe's)")
+    t.add_argument("--epochs", type=positive_int, default=None,
+                   help="most epochs, early stopping may end sooner (default: the recipe's, 30 or 100)")
     t.add_argument("--batch-size", type=positive_int, default=64, help="reviews per optimiser step")
-    t.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
-    t.add_argument("--weight-decay", type=non_negative_float, default=0.0,
-                   help="decoupled (AdamW) weight decay; 0 (default) is the paper's plain Adam")
-    t.add_argument("--lr-decay", type=decay_factor, default=1.0,
-                   help="multiply the learning rate by this after every epoch (default 1: constant)")
-    t.add_argument("--token-dropout", type=probability, default=0.0,
-                   help="training only: drop each word with this probability (default 0)")
-    t.add_argument("--truncate", choices=TRUNCATIONS, default="head",
-                   help="keep the first 128 tokens of a long review (the paper) or the last 128")
-    t.add_argument("--patience", type=positive_int, default=5, help="early stopping: epochs without improvement")
+    t.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate (default: the recipe's)")
+    t.add_argument("--weight-decay", type=non_negative_float, default=None,
+                   help="decoupled (AdamW) weight decay; 0 is the paper's plain Adam (default: the recipe's)")
+    t.add_argument("--lr-decay", type=decay_factor, default=None,
+                   help="multiply the learning rate by this after every epoch; 1 keeps it (default: the recipe's)")
+    t.add_argument("--token-dropout", type=probability, default=None,
+                   help="training only: drop each word with this probability (default: the recipe's)")
+    t.add_argument("--truncate", choices=TRUNCATIONS, default=None,
+                   help="keep the first 128 tokens of a long review (the paper) or the last 128 (default: the recipe's)")
+    t.add_argument("--patience", type=positive_int, default=None,
+                   help="early stopping: epochs without improvement (default: the recipe's, 3 or 5)")
     t.add_argument("--val-split", choices=("movies", "random"), default="movies",
                    help="validation = blocks of consecutive review ids, i.e. held-out movies (default), or random")
     t.add_argument("--seed", type=non_negative_int, default=0, help="seed of the split, the initialisation and the batches")
     t.add_argument("--limit", type=positive_int, help="train on this many reviews (quick runs)")
     t.add_argument("--eval-limit", type=positive_int, help="validate and test on this many reviews")
     t.add_argument("--min-count", type=positive_int, default=2, help="words seen fewer times in training become <UNK>")
-    t.add_argument("--max-vocab", type=positive_int, help="keep the most frequent words only (default: no cap)")
+    t.add_argument("--max-vocab", type=positive_int,
+                   help="keep the most frequent words only (default: the recipe's, 10,000 or no cap)")
     t.add_argument("--threads", type=positive_int, help="torch threads")
     t.add_argument("--out-dir", help="run folder (default runs/sentiment-d{dim})")
     t.add_argument("--data-dir", help="folder with train.parquet and test.parquet (else $IMDB_DATA_DIR, "
@@ -121,19 +132,29 @@ def _command(argv: list[str] | None) -> str:
     return f"{PROG} " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
 
-def _train(args, argv) -> int:
-    from .results import read_results, record_training
-    from .train import TrainConfig, train
+def train_config(args):
+    """The :class:`~sentiment.train.TrainConfig` of ``train``'s options: the ``--recipe`` at ``--dim``
+    (:func:`sentiment.recipes.recipe`), with every option given explicitly overriding it."""
+    from .train import TrainConfig
 
-    cfg = TrainConfig(dim=args.dim, depth=args.depth, tau=args.tau, mask_pads=args.mask_pads,
-                      keep_negations=args.keep_negations, epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
-                      limit=args.limit, eval_limit=args.eval_limit, min_count=args.min_count,
-                      max_vocab=args.max_vocab, threads=args.threads,
+    chosen = {"mask_pads": args.mask_pads, "keep_negations": args.keep_negations, "lemmatize": args.lemmatize,
+              "epochs": args.epochs, "lr": args.lr, "weight_decay": args.weight_decay, "lr_decay": args.lr_decay,
+              "token_dropout": args.token_dropout, "truncate": args.truncate, "patience": args.patience,
+              "max_vocab": args.max_vocab}
+    settings = recipe(args.recipe, args.dim) | {k: v for k, v in chosen.items() if v is not None}
+    cfg = TrainConfig(dim=args.dim, depth=args.depth, tau=args.tau, batch_size=args.batch_size, seed=args.seed,
+                      limit=args.limit, eval_limit=args.eval_limit, min_count=args.min_count, threads=args.threads,
                       out_dir=args.out_dir or f"runs/sentiment-d{args.dim}", data_dir=args.data_dir,
                       resume=args.resume, track_test=args.track_test, progress=not args.no_progress,
-                      val_split=args.val_split, token_dropout=args.token_dropout, lr_decay=args.lr_decay,
-                      truncate=args.truncate, lemmatize=not args.no_lemmatize)
+                      val_split=args.val_split, **settings)
+    return cfg
+
+
+def _train(args, argv) -> int:
+    from .results import read_results, record_training
+    from .train import train
+
+    cfg = train_config(args)
     if args.record:
         read_results(DEFAULT_RESULTS)  # an unreadable results file fails now, not after the training
     summary = train(cfg, command=_command(argv))

@@ -242,3 +242,23 @@ def test_recording_results_merges_by_dim_and_writes_the_markdown_table(tmp_path)
         assert json.load(handle)["runs"][1] == {"dim": 16, "test_accuracy": 0.5, "model_sha256": c,
                                                 "provenance": {"train": {"command": None, "commit": None,
                                                                          "date": None, "model_sha256": c}}}
+
+
+def test_train_starts_from_the_validated_recipe_and_explicit_options_win():
+    from dataclasses import asdict
+
+    from sentiment.__main__ import build_parser, train_config
+    from sentiment.train import TrainConfig
+
+    def config(*argv):
+        return train_config(build_parser().parse_args(["train", *argv]))
+
+    small, large = config("--dim", "2"), config("--dim", "16")
+    assert (small.lr, small.lr_decay, small.lemmatize, small.mask_pads) == (1e-2, 0.85, True, True)
+    assert (large.lr, large.token_dropout, large.weight_decay, large.lemmatize) == (5e-3, 0.3, 0.05, False)
+    assert (large.epochs, large.patience, large.max_vocab, large.truncate) == (30, 3, 10000, "tail")
+    paper = config("--dim", "16", "--recipe", "paper")
+    defaults = asdict(TrainConfig(dim=16, out_dir=paper.out_dir))
+    assert asdict(paper) | {"progress": True} == defaults | {"progress": True}  # the paper's = TrainConfig's defaults
+    mixed = config("--dim", "16", "--lemmatize", "--lr", "0.02", "--no-mask-pads")
+    assert (mixed.lemmatize, mixed.lr, mixed.mask_pads, mixed.token_dropout) == (True, 0.02, False, 0.3)
