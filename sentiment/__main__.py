@@ -235,7 +235,10 @@ def summary(command: str, result: dict) -> str:
             f"{100 * result['fraction_leaders_at_layer_0']:.1f} % of the final leaders are leaders at layer 0",
             f"confident reviews (|logit| > 2): {result['confident_reviews']}",
             f"leader words of confident positive reviews: {words.get('positive', '')}",
-            f"leader words of confident negative reviews: {words.get('negative', '')}"])
+            f"leader words of confident negative reviews: {words.get('negative', '')}"] + [
+            f"by lift ({side}: leads / contains): " + ", ".join(f"{w} {lift:.2f} ({lead}/{n})" for w, lift, lead, n in
+                                                                pairs[:10])
+            for side, pairs in result.get("top_leader_words_by_lift", {}).items()])
     if command == "plot":
         return f"d = {result['dim']}: wrote " + ", ".join(result["figures"]) + f"; {sha}"
     return (f"d = {result['dim']}, {result['layers']} layers, α = {result['alpha']:.4g}: "

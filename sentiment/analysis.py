@@ -4,10 +4,10 @@
   dynamics with the same weights, and how often the two agree.
 * :func:`leaders_report` — leaders per review under the hardmax dynamics
   (distinct leader words at the last layer: mean, std, min, max; the fraction
-  already leaders at layer 0) and the most frequent leader words of
-  confidently classified reviews (``|v·z̄ + b| > 2``).
-* :func:`plots` — a bar chart of those words, and for ``d = 2`` a review's
-  tokens moving through the layers (into ``args.output_dir``).
+  already leaders at layer 0) and the leader words of confidently classified
+  reviews (``|v·z̄ + b| > 2``): most frequent, and by lift (:func:`leader_lift`).
+* :func:`plots` — a bar chart of the words by lift with their raw counts, and for
+  ``d = 2`` a review's tokens moving through the layers (into ``args.output_dir``).
 * :func:`exact_crosscheck` — each test review's hardmax dynamics run in exact
   arithmetic (the trained float32 weights are exact dyadic rationals) by the
   certified engine, compared with the float path: predictions, leader sets and
@@ -86,6 +86,7 @@ def leaders_report(args, batch_size: int = 256) -> dict:
     model, meta = load_model(args.run)
     vocab, ids, labels = test_set(meta, args.data_dir, args.limit)
     counts, at_start, words = [], [], {"positive": Counter(), "negative": Counter()}
+    present = {"positive": Counter(), "negative": Counter()}  # confident reviews that contain each word
     confident = 0
     for start in range(0, len(ids), batch_size):
         batch = torch.from_numpy(ids[start:start + batch_size])
@@ -101,6 +102,7 @@ def leaders_report(args, batch_size: int = 256) -> dict:
                 confident += 1
                 side = "positive" if logits[r] > 0 else "negative"
                 words[side].update(vocab.words[w] for w in final_words)
+                present[side].update(vocab.words[w] for w in set(row.tolist()) if w != 0)
     counts_arr = np.array(counts)
     return {
         "dim": model.dim, "test_reviews": len(ids),
@@ -109,8 +111,32 @@ def leaders_report(args, batch_size: int = 256) -> dict:
         "fraction_leaders_at_layer_0": float(np.mean(at_start)),
         "confident_reviews": confident,
         "top_leader_words": {side: c.most_common(20) for side, c in words.items()},
+        "top_leader_words_by_lift": {side: leader_lift(words[side], present[side]) for side in words},
         "model_sha256": meta["model_sha256"],
     }
+
+
+#: Words in fewer confident reviews of a side than this are left out of the lift ranking (too few to tell).
+MIN_LIFT_SUPPORT = 20
+
+
+def leader_lift(as_leader: Counter, in_reviews: Counter, top: int = 20,
+                min_reviews: int = MIN_LIFT_SUPPORT) -> list[list]:
+    """Words ranked by **lift** = share as leader ÷ share in reviews, with the raw counts beside it:
+    ``[word, lift, reviews where it is a final leader, reviews that contain it]``.
+
+    ``share as leader = as_leader[w] / Σ as_leader`` and ``share in reviews = in_reviews[w] / Σ in_reviews``,
+    so lift 1 is a word that leads as often as the average word where it occurs, and the largest possible
+    lift, ``Σ in_reviews / Σ as_leader``, is a word that leads in every review containing it. A raw leader
+    count follows word frequency; the lift does not. Words in fewer than ``min_reviews`` reviews are left out.
+    """
+    total_lead, total_present = sum(as_leader.values()), sum(in_reviews.values())
+    if not total_lead or not total_present:
+        return []
+    scale = total_present / total_lead
+    ranked = sorted(((w, as_leader[w] / n * scale, as_leader[w], n) for w, n in in_reviews.items() if n >= min_reviews),
+                    key=lambda t: (-t[1], -t[3], t[0]))
+    return [[w, round(lift, 4), lead, n] for w, lift, lead, n in ranked[:top]]
 
 
 def plots(args) -> dict:
@@ -128,12 +154,18 @@ def plots(args) -> dict:
     report = leaders_report(args)
     os.makedirs(args.output_dir, exist_ok=True)
     written = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
     for ax, side, color in zip(axes, ("negative", "positive"), ("tab:red", "tab:green")):
-        top = report["top_leader_words"][side][:15]
-        ax.barh([w for w, _ in top][::-1], [c for _, c in top][::-1], color=color)
-        ax.set_title(f"leader words of confident {side} reviews (d = {model.dim})", fontsize=9)
-        ax.set_xlabel("reviews")
+        top = report["top_leader_words_by_lift"][side][:15][::-1]
+        bars = ax.barh([w for w, *_ in top], [lift for _, lift, *_ in top], color=color)
+        for bar, (_, _, lead, n) in zip(bars, top):  # the raw counts beside each bar
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {lead}/{n}", va="center", fontsize=7)
+        ax.set_xlim(0, 1.2 * max([lift for _, lift, *_ in top] + [1.0]))
+        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_title(f"confident {side} reviews (d = {model.dim}): leader words by lift", fontsize=9)
+        ax.set_xlabel("lift = share among leader words ÷ share among review words (1: as often as an average word)\n"
+                      f"labels: reviews where it leads / reviews that contain it (words in ≥ {MIN_LIFT_SUPPORT})",
+                      fontsize=8)
     path = os.path.join(args.output_dir, f"leader_words_d{model.dim}.png")
     _save(fig, path)
     written.append(path)

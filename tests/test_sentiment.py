@@ -262,3 +262,17 @@ def test_train_starts_from_the_validated_recipe_and_explicit_options_win():
     assert asdict(paper) | {"progress": True} == defaults | {"progress": True}  # the paper's = TrainConfig's defaults
     mixed = config("--dim", "16", "--lemmatize", "--lr", "0.02", "--no-mask-pads")
     assert (mixed.lemmatize, mixed.lr, mixed.mask_pads, mixed.token_dropout) == (True, 0.02, False, 0.3)
+
+
+def test_leader_lift_ranks_by_share_where_present_not_by_frequency():
+    from collections import Counter
+
+    from sentiment.analysis import leader_lift
+
+    as_leader = Counter({"the": 450, "superb": 50, "rare": 3})
+    in_reviews = Counter({"the": 1000, "superb": 50, "rare": 3, "never": 47})
+    ranked = leader_lift(as_leader, in_reviews, min_reviews=20)
+    # shares: superb leads 50/503 of leader words, occurs in 50/1100 of word-reviews: lift 2.187
+    assert [r[0] for r in ranked] == ["superb", "the", "never"] and ranked[0][2:] == [50, 50]
+    assert abs(ranked[0][1] - (50 / 503) / (50 / 1100)) < 1e-4 and ranked[2][1] == 0.0
+    assert "rare" not in [r[0] for r in ranked]  # below the support threshold
