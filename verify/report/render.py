@@ -132,8 +132,9 @@ def _hunts(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
         f"generated configurations (n ≤ 12, d ≤ 3, every token family: generic, duplicates, zero token, "
         f"collinear, coplanar, rational rotations and reflections, near ties), {doc['budget']['hunt_steps']} "
         f"exact steps checked each (P5: certified limit within {doc['budget']['limit_steps'] // 2} steps). "
-        "A found counterexample is shrunk to a minimal one and saved to `verify/corpus/`, where the test "
-        "suite replays it. The count is of generated configurations; shrinking a counterexample is budgeted separately.",
+        "A found counterexample is shrunk to a minimal one (fewest tokens, then coordinates, then simplest "
+        "numbers); `--save-corpus` adds it to `verify/corpus/`, where the test suite replays it. The count is of "
+        "generated configurations; shrinking a counterexample is budgeted separately.",
         "",
         "| claim | " + " | ".join(f"{m}, {h} head{'s' if h > 1 else ''}" for m, h in columns) + " |",
         "|---|" + "---|" * len(columns),
