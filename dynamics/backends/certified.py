@@ -167,7 +167,7 @@ from ..trajectory import Trajectory
 from .exact import ExactEngine, LayerParameters, _maximisers, layer_parameters
 
 __all__ = ["CertifiedEngine", "ExactStates", "FilteredState", "simulate_certified", "score_error_bound",
-           "scaled_floats", "scale_exponent", "row_score_bounds", "decision_threshold", "enclosed_update", "rescaled", "copy_classes", "exact_start", "float_start", "UNDERFLOW_UNIT", "MAX_DELTA"]
+           "scaled_floats", "scale_exponent", "row_score_bounds", "decision_threshold", "enclosed_update", "rescaled", "copy_classes", "exact_start", "float_start", "proved_apart", "UNDERFLOW_UNIT", "MAX_DELTA"]
 
 UNIT_ROUNDOFF = 2.0 ** -53
 #: The absolute underflow unit μ of float64 (the smallest normal number; see the module docstring).
@@ -637,25 +637,13 @@ class CertifiedEngine(ExactEngine):
     def exact_classes(self, k: int) -> list[list[int]]:
         """The groups of exactly equal tokens of ``Z^k``, in order of first appearance.
 
-        The classes of copies are exact subsets of them; two classes are proved different when their
-        representatives are farther apart than their enclosures: ``fl(‖z̃_a − z̃_b‖_∞) > (δ_a + δ_b)(1 + 4u) + μ``
-        (``fl`` of a difference is within ``u`` of it, relatively, or exact when subnormal). First
-        tried on one coordinate: if the sorted first coordinates of the representatives are
-        pairwise farther apart than ``2 max δ (1 + 4u) + μ``, every pair is (gaps add up along the
-        sorted line). Otherwise the exact state decides.
+        The classes of copies are exact subsets of them; they are the groups when their representatives
+        are :func:`proved_apart`. Otherwise the exact state decides.
         """
         state = self.float_states[k]
         classes, first = np.unique(state.copies, return_index=True)
         reps = np.sort(first)
-        Z, delta = state.Z[reps], state.delta[reps]
-        proved = reps.size == 1
-        if reps.size > 1:  # fast: sorted by one coordinate, neighbours farther apart than 2 max δ
-            line = np.sort(Z[:, 0])
-            proved = bool(np.diff(line).min() > 2 * float(delta.max()) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT)
-        if not proved and 1 < reps.size <= 2048:  # every pair, in the ∞-norm
-            gap = np.abs(Z[:, None, :] - Z[None, :, :]).max(axis=2)
-            allowed = (delta[:, None] + delta[None, :]) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT
-            proved = bool(((gap > allowed) | np.eye(reps.size, dtype=bool)).all())
+        proved = proved_apart(state.Z[reps], state.delta[reps])
         keys = state.copies.tolist() if proved else self.exact_state(k).ints()
         groups: dict = {}
         for i, key in enumerate(keys):
@@ -692,6 +680,24 @@ class CertifiedEngine(ExactEngine):
         logit = sum((Fraction(float(vt)) * c for vt, c in zip(v_arr.tolist(), total)), Fraction(0)) \
             + Fraction(b) * n * exact.den
         return (logit > 0) - (logit < 0)
+
+
+def proved_apart(Z: np.ndarray, delta: np.ndarray, max_pairs: int = 2048) -> bool:
+    """True when the exact points behind the float rows ``Z`` (``‖z̃_a − z'_a‖_∞ ≤ δ_a``) are provably pairwise
+    different: ``fl(|z̃_a − z̃_b|) > (δ_a + δ_b)(1 + 4u) + μ`` in some coordinate (a float difference is within
+    ``u`` of the exact one, relatively, or exact when subnormal). First on one coordinate: if the sorted
+    first coordinates are pairwise farther apart than ``2 max δ (1 + 4u) + μ``, every pair is (the gaps add
+    up along the line); then every pair in the ∞-norm, for up to ``max_pairs`` rows. False means "not proved"."""
+    if len(Z) <= 1:
+        return True
+    line = np.sort(Z[:, 0])
+    if np.diff(line).min() > 2 * float(delta.max()) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT:
+        return True
+    if len(Z) > max_pairs:
+        return False
+    gap = np.abs(Z[:, None, :] - Z[None, :, :]).max(axis=2)
+    allowed = (delta[:, None] + delta[None, :]) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT
+    return bool(((gap > allowed) | np.eye(len(Z), dtype=bool)).all())
 
 
 def _members(copies: np.ndarray) -> tuple[dict[int, tuple[int, ...]], np.ndarray]:

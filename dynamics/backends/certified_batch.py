@@ -52,7 +52,8 @@ from ..errors import InputError
 from ..rules import FollowSets, union_follow
 from ..trajectory import Trajectory
 from .certified import (MAX_DELTA, UNDERFLOW_UNIT, UNIT_ROUNDOFF, CertifiedEngine, ExactStates, _float_layer,
-                        decision_threshold, enclosed_update, exact_start, float_start, rescaled, row_score_bounds)
+                        decision_threshold, enclosed_update, exact_start, float_start, proved_apart, rescaled,
+                        row_score_bounds)
 from .exact import ExactEngine
 
 __all__ = ["CertifiedBatch", "MAX_SCORE_ENTRIES"]
@@ -324,23 +325,14 @@ class CertifiedBatch:
     def exact_classes(self, b: int) -> list[list[int]]:
         """The groups of exactly equal tokens of ``Z^K`` of configuration ``b`` (first appearance order).
 
-        The classes of copies, when the enclosures prove them pairwise different (as
-        :meth:`CertifiedEngine.exact_classes`); otherwise the single engine's exact answer.
+        The classes of copies, when :func:`~dynamics.backends.certified.proved_apart`; otherwise the single
+        engine's exact answer.
         """
         if b not in self._rerun:
             s, row = self._where[b]
             stack = self._stacks[s]
             width = int(stack.width[row])
-            Z, delta = stack.Z[row, :width], stack.delta[row, :width]
-            proved = width == 1
-            if not proved:
-                line = np.sort(Z[:, 0])
-                proved = bool(np.diff(line).min() > 2 * float(delta.max()) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT)
-            if not proved and width <= 2048:
-                gap = np.abs(Z[:, None, :] - Z[None, :, :]).max(axis=2)
-                allowed = (delta[:, None] + delta[None, :]) * (1 + 4 * UNIT_ROUNDOFF) + UNDERFLOW_UNIT
-                proved = bool(((gap > allowed) | np.eye(width, dtype=bool)).all())
-            if proved:
+            if proved_apart(stack.Z[row, :width], stack.delta[row, :width]):
                 groups: list[list[int]] = [[] for _ in range(width)]
                 for i, c in enumerate(self.copies[b].tolist()):
                     groups[c].append(i)
