@@ -253,11 +253,14 @@ def _limit_failures(result) -> list[str]:
 def _hunt(args, argv: list[str] | None) -> int:
     from .hunt import hunt, save_counterexample
 
+    progress = _task_progress(args)
     result = hunt(args.claim, matrix=args.matrix, heads=args.heads, max_examples=args.max_examples,
                   seed=args.seed, steps=args.steps, family=args.family, workers=args.workers,
                   max_n=args.max_n, max_d=args.max_d, lemma_files=args.lemmas, values=args.values,
                   layers=args.layers, alpha_schedule=args.alpha_schedule, scheduler=args.scheduler,
-                  database=args.database, progress=_task_progress(args))
+                  database=args.database, progress=progress)
+    if getattr(progress, "open_line", [False])[0]:  # a search that stopped early leaves its line open
+        print(file=sys.stderr)
     if result.counterexample is not None and args.save:
         command = "python -m verify " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]) if a != "--json")
         result.saved_to = save_counterexample(result, command)
@@ -280,10 +283,11 @@ def _hunt(args, argv: list[str] | None) -> int:
 
 
 def _task_progress(args):
-    """Progress of a distributed hunt on stderr: a line rewritten per finished task on a terminal, a plain
-    line at most every 10 s otherwise (none with --json)."""
+    """Progress of a hunt on stderr (examples generated in one process, tasks finished on a cluster): a line
+    rewritten in place on a terminal, a plain line at most every 10 s otherwise (none with --json)."""
     if args.json:
         return None
+    unit = "task" if (args.scheduler or args.workers > 1) else "example"
     if not sys.stderr.isatty():
         from dynamics.cli import LineProgress
 
@@ -291,7 +295,7 @@ def _task_progress(args):
 
         def log(done: int, total: int) -> None:
             if not lines:
-                lines.append(LineProgress(total, f"{PROG} hunt", unit="task"))
+                lines.append(LineProgress(total, f"{PROG} hunt", unit=unit))
             lines[0].update(done - lines[0].n)
             if done == total:
                 lines[0].close()
@@ -299,9 +303,12 @@ def _task_progress(args):
         return log
 
     def show(done: int, total: int) -> None:
-        print(f"\r{PROG} hunt: {done}/{total} tasks done", end="\n" if done == total else "", file=sys.stderr,
-              flush=True)
+        if unit == "task" or done == total or done % 25 == 0:
+            print(f"\r{PROG} hunt: {done}/{total} {unit}s", end="\n" if done == total else "", file=sys.stderr,
+                  flush=True)
+            show.open_line[0] = done != total
 
+    show.open_line = [False]  # type: ignore[attr-defined]
     return show
 
 

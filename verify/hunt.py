@@ -285,7 +285,7 @@ def _size(config: dict) -> tuple:
 
 def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int, steps: int,
               family: str | None, max_n: int, max_d: int, model: dict[str, Any],
-              lemma_files: tuple[str, ...], database: str | None = None) -> HuntResult:
+              lemma_files: tuple[str, ...], database: str | None = None, progress: Any = None) -> HuntResult:
     lemmas = lemma_registry(lemma_files)
     from .cluster import open_database
 
@@ -309,6 +309,8 @@ def _hunt_one(claim: str, matrix: str, heads: int, max_examples: int, seed: int,
             shrinking[0] += 1
         else:
             generated[0] += 1
+            if progress is not None:
+                progress(generated[0], max_examples)
         failure = claim_failure(config, claim, steps, lemmas)
         if failure is not None:
             if not found:
@@ -387,6 +389,9 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
     database
         A Hypothesis example database shared by the searches: a directory, or ``redis://…``
         (see :func:`verify.cluster.open_database`); a rerun replays what earlier runs found.
+    progress
+        Called with ``(done, total)``: generated examples of a one-process hunt, finished tasks of a
+        distributed one.
     lemma_files
         Python files of user lemmas (:mod:`verify.lemmas`); each worker loads them.
     values, layers, alpha_schedule
@@ -424,7 +429,7 @@ def hunt(claim: str, matrix: str = "spd", heads: int = 1, max_examples: int = 10
                                 lemma_files, database, scheduler=scheduler, workers=workers, progress=progress)
     if workers == 1:
         return _hunt_one(claim, matrix, heads, max_examples, seed, steps, family, max_n, max_d, model, lemma_files,
-                         database)
+                         database, progress=progress)
     start = time.perf_counter()
     share = [max_examples // workers + (1 if w < max_examples % workers else 0) for w in range(workers)]
     with worker_pool(workers) as pool:
