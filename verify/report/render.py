@@ -515,8 +515,8 @@ def _provenance(doc: dict[str, Any]) -> list[str]:
     provenance = doc.get("provenance") or {}
     commit = provenance.get("commit")
     date = provenance.get("date", "")
-    out = [f"Built {date.replace('T', ' ').replace('+00:00', ' UTC')}"
-           + (f" from commit `{commit[:12]}`" if commit else " outside a git checkout") + "."]
+    when = f" {date.replace('T', ' ').replace('+00:00', ' UTC')}" if date else ""
+    out = [f"Built{when}" + (f" from commit `{commit[:12]}`" if commit else " outside a git checkout") + "."]
     sources, timings = doc.get("section_sources") or {}, doc.get("timings_s") or {}
     parts = []
     for name in doc.get("sections", []):
