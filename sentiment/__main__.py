@@ -16,7 +16,7 @@ import sys
 from dynamics.cli import Parser, dump_json, non_negative_int, positive_float, positive_int, run_main
 from dynamics.errors import InputError
 
-from .recipes import RECIPES, recipe
+from .recipes import PROTOCOLS, RECIPES, recipe
 from .results import DEFAULT_DIR, DEFAULT_RESULTS
 from .text import TRUNCATIONS
 
@@ -78,16 +78,24 @@ def build_parser(prog: str = PROG) -> Parser:
                    help="keep the first 128 tokens of a long review (the paper) or the last 128 (default: the recipe's)")
     t.add_argument("--patience", type=positive_int, default=None,
                    help="early stopping: epochs without improvement (default: the recipe's, 3 or 5)")
+    t.add_argument("--protocol", choices=PROTOCOLS, default="ours",
+                   help="'ours': train on the 25k training reviews less a validation split, choose the epoch on "
+                        "validation, test on the 25k test reviews; 'paper': the paper's code (all 50k reviews in a "
+                        "seeded random order, vocabulary on all of them, train on the first 70 %%, test on the "
+                        "last 30 %%, the epoch chosen on that test set)")
     t.add_argument("--val-split", choices=("movies", "random"), default="movies",
-                   help="validation = blocks of consecutive review ids, i.e. held-out movies (default), or random")
+                   help="validation = blocks of consecutive review ids, i.e. held-out movies (default), or random "
+                        "(--protocol ours only)")
     t.add_argument("--seed", type=non_negative_int, default=0, help="seed of the split, the initialisation and the batches")
     t.add_argument("--limit", type=positive_int, help="train on this many reviews (quick runs)")
     t.add_argument("--eval-limit", type=positive_int, help="validate and test on this many reviews")
-    t.add_argument("--min-count", type=positive_int, default=2, help="words seen fewer times in training become <UNK>")
+    t.add_argument("--min-count", type=positive_int, default=None,
+                   help="words seen fewer times become <UNK> (default 2; 1 with --protocol paper, the paper's "
+                        "vocabulary of every word)")
     t.add_argument("--max-vocab", type=positive_int,
                    help="keep the most frequent words only (default: the recipe's, 10,000 or no cap)")
     t.add_argument("--threads", type=positive_int, help="torch threads")
-    t.add_argument("--out-dir", help="run folder (default runs/sentiment-d{dim})")
+    t.add_argument("--out-dir", help="run folder (default runs/sentiment-d{dim}, or runs/sentiment-d{dim}-paper-protocol)")
     t.add_argument("--data-dir", help="folder with train.parquet and test.parquet (else $IMDB_DATA_DIR, "
                                       "../shared/data/imdb, or the hub)")
     t.add_argument("--resume", action="store_true",
@@ -132,6 +140,11 @@ def _command(argv: list[str] | None) -> str:
     return f"{PROG} " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
 
+def default_out_dir(args) -> str:
+    """``runs/sentiment-d{dim}``, or ``runs/sentiment-d{dim}-paper-protocol`` under the paper's protocol."""
+    return f"runs/sentiment-d{args.dim}" + ("-paper-protocol" if args.protocol == "paper" else "")
+
+
 def train_config(args):
     """The :class:`~sentiment.train.TrainConfig` of ``train``'s options: the ``--recipe`` at ``--dim``
     (:func:`sentiment.recipes.recipe`), with every option given explicitly overriding it."""
@@ -143,10 +156,11 @@ def train_config(args):
               "max_vocab": args.max_vocab}
     settings = recipe(args.recipe, args.dim) | {k: v for k, v in chosen.items() if v is not None}
     cfg = TrainConfig(dim=args.dim, depth=args.depth, tau=args.tau, batch_size=args.batch_size, seed=args.seed,
-                      limit=args.limit, eval_limit=args.eval_limit, min_count=args.min_count, threads=args.threads,
-                      out_dir=args.out_dir or f"runs/sentiment-d{args.dim}", data_dir=args.data_dir,
+                      limit=args.limit, eval_limit=args.eval_limit, threads=args.threads,
+                      min_count=args.min_count or (1 if args.protocol == "paper" else 2),
+                      out_dir=args.out_dir or default_out_dir(args), data_dir=args.data_dir,
                       resume=args.resume, track_test=args.track_test, progress=not args.no_progress,
-                      val_split=args.val_split, **settings)
+                      val_split=args.val_split, protocol=args.protocol, recipe=args.recipe, **settings)
     return cfg
 
 
@@ -163,7 +177,9 @@ def _train(args, argv) -> int:
     if args.json:
         sys.stdout.write(dump_json({k: v for k, v in summary.items() if k != "history"}))
     else:
-        print(f"d={summary['dim']}: val {summary['val_accuracy']:.4f}, test {summary['test_accuracy']:.4f} "
+        chosen = ("epoch chosen on test: the paper's protocol" if summary["chosen_on"] == "test"
+                  else f"val {summary['val_accuracy']:.4f}")
+        print(f"d={summary['dim']}: {chosen}, test {summary['test_accuracy']:.4f} "
               f"(hardmax {summary['hardmax_test_accuracy']:.4f}, agreement {summary['agreement']:.4f}), "
               f"{summary['epochs']} epochs, best {summary['best_epoch']}, alpha {summary['alpha']:.3f}, "
               f"{summary['train_seconds_per_epoch']:.1f} s/epoch; saved in {summary['checkpoint']}")

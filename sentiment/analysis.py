@@ -40,23 +40,34 @@ __all__ = ["evaluate", "leaders_report", "plots", "exact_crosscheck", "test_set"
 
 
 def test_set(meta: dict, data_dir: str | None, limit: int | None):
-    """The test reviews encoded with the run's own vocabulary (first ``limit`` after a seeded shuffle)."""
-    from .features import encode_imdb
+    """The run's test reviews encoded with its own vocabulary (first ``limit`` after a seeded shuffle).
+
+    Under our protocol these are the 25k test reviews; under the paper's (``protocol="paper"`` in the
+    run's options) the last 30 % of the pooled 50k (:func:`sentiment.train.paper_split`, same seed).
+    """
+    from .features import Encoded, encode_imdb
+    from .train import paper_split, vocab_on
 
     vocab = Vocabulary(meta["vocab"])
     train_cfg = meta["train"]
+    protocol = train_cfg.get("protocol", "ours")
+    truncate = train_cfg.get("truncate", "head")
     pre = Preprocessor(lemmatize=train_cfg.get("lemmatize", True),
                        keep_negations=train_cfg.get("keep_negations", False))
     encoded = encode_imdb(data_dir, pre, min_count=train_cfg["min_count"], max_vocab=train_cfg["max_vocab"],
-                          cache_dir=train_cfg.get("cache_dir"), truncate=train_cfg.get("truncate", "head"))
-    if encoded.vocab.words != vocab.words:
+                          cache_dir=train_cfg.get("cache_dir"), truncate=truncate, vocab_on=vocab_on(protocol))
+    if encoded.vocab.words != vocab.words:  # data or preprocessing changed since: encode with the run's words
         from .data import load_imdb
 
-        texts = load_imdb(data_dir)["test"]
-        ids = vocab.encode(pre.tokens(texts["text"]), truncate=train_cfg.get("truncate", "head"))
-        labels = np.asarray(texts["label"], dtype=np.int64)
-    else:
-        ids, labels = encoded.test_ids, encoded.test_labels
+        texts = load_imdb(data_dir)
+        needed = ("train", "test") if protocol == "paper" else ("test",)  # the paper's test set is in the pool
+        splits = {s: (vocab.encode(pre.tokens(texts[s]["text"]), truncate=truncate),
+                      np.asarray(texts[s]["label"], dtype=np.int64)) for s in needed}
+        empty = (np.zeros((0, encoded.test_ids.shape[1]), np.int64), np.zeros(0, np.int64))
+        encoded = Encoded(vocab, *splits.get("train", empty), *splits["test"], None, encoded.source, False, 0.0)
+    if protocol == "paper":
+        encoded = paper_split(encoded, train_cfg.get("seed", 0))
+    ids, labels = encoded.test_ids, encoded.test_labels
     if limit is not None and limit < len(ids):
         pick = np.random.default_rng(12345).permutation(len(ids))[:limit]
         ids, labels = ids[pick], labels[pick]

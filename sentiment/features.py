@@ -26,9 +26,11 @@ from dynamics.cli import write_atomic
 from .data import HUB_NAME, check_data_dir, load_imdb
 from .text import Preprocessor, Vocabulary
 
-__all__ = ["Encoded", "encode_imdb", "DEFAULT_CACHE"]
+__all__ = ["Encoded", "encode_imdb", "DEFAULT_CACHE", "VOCAB_ON"]
 
 DEFAULT_CACHE = os.path.join(".cache", "sentiment")
+#: Which texts the vocabulary is built on: the training reviews (ours) or all 50k (the paper's protocol).
+VOCAB_ON = ("train", "all")
 
 
 @dataclass
@@ -113,15 +115,21 @@ def _warn_rebuilding(problem: _BadCache) -> None:
 
 def encode_imdb(data_dir: str | None = None, preprocessor: Preprocessor = Preprocessor(), min_count: int = 2,
                 max_vocab: int | None = None, length: int = 128, cache_dir: str | None = DEFAULT_CACHE,
-                truncate: str = "head") -> Encoded:
-    """Preprocess, build the vocabulary on the training texts, and encode both splits (cached).
+                truncate: str = "head", vocab_on: str = "train") -> Encoded:
+    """Preprocess, build the vocabulary, and encode both splits (cached).
 
-    A cache entry that cannot be used is reported on stderr (one line) and rebuilt.
+    ``vocab_on="train"`` builds the vocabulary on the training texts only (a test word unseen in training
+    is ``<UNK>``); ``"all"`` builds it on the training and test texts together, as the paper's protocol
+    does (:func:`sentiment.train.paper_split` then pools the 50k reviews). A cache entry that cannot be
+    used is reported on stderr (one line) and rebuilt.
     """
+    if vocab_on not in VOCAB_ON:
+        raise ValueError(f"vocab_on: {vocab_on!r} (expected one of {', '.join(VOCAB_ON)})")
     start = time.perf_counter()
     folder = check_data_dir(data_dir)
     key = json.dumps({"source": _source_identity(folder), "pre": preprocessor.describe(), "min_count": min_count,
-                      "max_vocab": max_vocab, "length": length, "truncate": truncate, "version": 2}, sort_keys=True)
+                      "max_vocab": max_vocab, "length": length, "truncate": truncate, "version": 2}
+                     | ({"vocab_on": vocab_on} if vocab_on != "train" else {}), sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     where = os.path.join(cache_dir, digest) if cache_dir else None
     if where and os.path.exists(os.path.join(where, "encoded.npz")):
@@ -132,7 +140,8 @@ def encode_imdb(data_dir: str | None = None, preprocessor: Preprocessor = Prepro
     data = load_imdb(data_dir)
     train_tokens = preprocessor.tokens(data["train"]["text"])
     test_tokens = preprocessor.tokens(data["test"]["text"])
-    vocab = Vocabulary.build(train_tokens, min_count=min_count, max_size=max_vocab)
+    vocab = Vocabulary.build(train_tokens + test_tokens if vocab_on == "all" else train_tokens, min_count=min_count,
+                             max_size=max_vocab)
     review_ids = (np.asarray(data["train"]["review_id"], dtype=np.int64)
                   if "review_id" in data["train"].column_names else None)
     encoded = Encoded(vocab, vocab.encode(train_tokens, length, truncate),

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dynamics.errors import InputError
 
-__all__ = ["RECIPES", "recipe"]
+__all__ = ["RECIPES", "PROTOCOLS", "recipe"]
 
 #: The recipes ``train`` starts from (``--recipe``); any option given explicitly overrides its value.
 RECIPES = ("validated", "paper")
+#: The evaluation protocols (``--protocol``; :class:`sentiment.train.TrainConfig`): what is trained on, what
+#: is tested on, and what chooses the epoch.
+PROTOCOLS = ("ours", "paper")
 
 
 def recipe(name: str, dim: int) -> dict:

@@ -32,7 +32,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import torch
@@ -44,17 +44,20 @@ from dynamics.errors import InputError
 from .checkpoint import ORIGIN, CheckpointError, check_state, load_model, load_state, read_json, save_state
 from .data import check_data_dir
 from .features import DEFAULT_CACHE, Encoded, encode_imdb
+from .recipes import PROTOCOLS
 from .model import ClusteringClassifier
 from .runs import hold_lock, provenance
 from .text import Preprocessor
 
-__all__ = ["TrainConfig", "train", "load_model", "accuracy", "split_indices", "drop_tokens", "RESUMABLE",
-           "LOCK_FILE", "check_resume_options"]
+__all__ = ["TrainConfig", "train", "load_model", "accuracy", "split_indices", "paper_split", "drop_tokens",
+           "RESUMABLE", "LOCK_FILE", "check_resume_options", "PROTOCOLS", "PAPER_TRAIN_FRACTION"]
 
 #: Training options that ``--resume`` may change: they decide how long to train and where files are, not
 #: what a training step computes (``threads`` can change the last bits of float sums, nothing more).
 RESUMABLE = frozenset({"epochs", "patience", "progress", "resume", "threads", "track_test", "out_dir",
-                       "data_dir", "cache_dir"})
+                       "data_dir", "cache_dir", "recipe"})
+#: The paper's protocol: the share of the pooled 50k reviews trained on (the rest is the test set).
+PAPER_TRAIN_FRACTION = 0.7
 #: The lock file inside a run folder.
 LOCK_FILE = "train.lock"
 #: TrainConfig fields that have no command-line option.
@@ -63,6 +66,16 @@ _NOT_OPTIONS = frozenset({"clip", "val_fraction"})
 
 @dataclass
 class TrainConfig:
+    """The options of one training (the defaults are the paper's recipe under our protocol).
+
+    ``protocol="ours"``: train on the 25k training reviews less a validation split of held-out movies
+    (``val_split``), choose the epoch on that validation split, test once on the 25k test reviews.
+    ``protocol="paper"``: the paper's code: the 50k reviews pooled (vocabulary on all of them, see
+    :func:`paper_split`), the first 70 % trained on, the last 30 % tested on, and the epoch chosen on that
+    same test set (its validation accuracy *is* its test accuracy). ``recipe`` only names the recipe the
+    options started from (``sentiment.recipes``); the options themselves are the other fields.
+    """
+
     dim: int = 16
     depth: int = 8
     tau: float = 1e-3
@@ -77,6 +90,8 @@ class TrainConfig:
     patience: int = 5
     val_fraction: float = 0.1
     val_split: str = "movies"
+    protocol: str = "ours"
+    recipe: str = "paper"
     seed: int = 0
     limit: int | None = None
     eval_limit: int | None = None
@@ -115,6 +130,29 @@ def split_indices(n: int, val_fraction: float, seed: int, labels: np.ndarray | N
     is_val = np.isin(groups, chosen)
     train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     return rng.permutation(train_idx), rng.permutation(val_idx)
+
+
+def paper_split(encoded: Encoded, seed: int, train_fraction: float = PAPER_TRAIN_FRACTION) -> Encoded:
+    """The paper's protocol: the train and test reviews pooled, shuffled, split ``train_fraction`` / rest.
+
+    The paper's code reads one file of all 50k reviews, trains on its first 70 % of rows and tests on
+    the last 30 %. That file's row order is not known to us, so the pooled reviews are put in a seeded
+    random order (``numpy.random.default_rng(seed)``) first. Movies (and so names) are shared between
+    the two parts; ``encoded`` should have its vocabulary built on all reviews (``vocab_on="all"``), as
+    the paper's was.
+
+    Returns
+    -------
+    Encoded
+        ``train_*`` the first ``round(train_fraction · N)`` pooled reviews, ``test_*`` the rest; no review ids.
+    """
+    ids = np.concatenate([encoded.train_ids, encoded.test_ids])
+    labels = np.concatenate([encoded.train_labels, encoded.test_labels])
+    order = np.random.default_rng(seed).permutation(len(ids))
+    cut = int(round(train_fraction * len(ids)))
+    first, rest = order[:cut], order[cut:]
+    return replace(encoded, train_ids=ids[first], train_labels=labels[first], test_ids=ids[rest],
+                   test_labels=labels[rest], train_review_ids=None)
 
 
 @torch.no_grad()
@@ -288,7 +326,18 @@ class _Splits:
 
 
 def _splits(cfg: TrainConfig, encoded: Encoded) -> _Splits:
-    """The seeded train / validation split (``limit``, ``eval_limit`` applied) and the test subset."""
+    """The seeded train / validation split (``limit``, ``eval_limit`` applied) and the test subset.
+
+    Under the paper's protocol the reviews are pooled and split 70/30 (:func:`paper_split`), and the
+    validation set is the test set: the epoch is chosen on test, as the paper's was.
+    """
+    if cfg.protocol == "paper":
+        pooled = paper_split(encoded, cfg.seed)
+        train_idx = np.random.default_rng(cfg.seed).permutation(len(pooled.train_ids))[: cfg.limit]
+        test_ids, test_labels = _subset(pooled.test_ids, pooled.test_labels, cfg.eval_limit, cfg.seed + 2)
+        return _Splits(torch.from_numpy(pooled.train_ids[train_idx]),
+                       torch.from_numpy(pooled.train_labels[train_idx]).float(), test_ids, test_labels, test_ids,
+                       test_labels)
     train_idx, val_idx = split_indices(len(encoded.train_ids), cfg.val_fraction, cfg.seed, encoded.train_labels,
                                        encoded.train_review_ids if cfg.val_split == "movies" else None)
     if cfg.limit is not None:
@@ -355,7 +404,7 @@ def _train_locked(cfg: TrainConfig, encoded: Encoded | None, command: str | None
     preprocessor = Preprocessor(lemmatize=cfg.lemmatize, keep_negations=cfg.keep_negations)
     encoded = encoded or encode_imdb(cfg.data_dir, preprocessor,
                                      min_count=cfg.min_count, max_vocab=cfg.max_vocab, cache_dir=cfg.cache_dir,
-                                     truncate=cfg.truncate)
+                                     truncate=cfg.truncate, vocab_on=vocab_on(cfg.protocol))
     data = _splits(cfg, encoded)
     X, y = data.X, data.y
 
@@ -434,6 +483,11 @@ def _train_locked(cfg: TrainConfig, encoded: Encoded | None, command: str | None
     return summary
 
 
+def vocab_on(protocol: str) -> str:
+    """The texts a protocol builds its vocabulary on (:data:`sentiment.features.VOCAB_ON`)."""
+    return "all" if protocol == "paper" else "train"
+
+
 def _summary(cfg: TrainConfig, data: _Splits, history: list[dict], command: str | None) -> dict:
     """The best model's test figures, the training's bookkeeping and its provenance."""
     best, meta_best = load_model(cfg.out_dir)
@@ -448,5 +502,6 @@ def _summary(cfg: TrainConfig, data: _Splits, history: list[dict], command: str 
         "train_reviews": len(data.X), "val_reviews": len(data.val_ids), "test_reviews": len(data.test_ids),
         "train_seconds_per_epoch": float(np.mean([h["seconds"] for h in history])) if history else None,
         "torch_threads": torch.get_num_threads(), "history": history, "checkpoint": cfg.out_dir,
-        "mask_pads": cfg.mask_pads, "keep_negations": cfg.keep_negations,
+        "mask_pads": cfg.mask_pads, "keep_negations": cfg.keep_negations, "protocol": cfg.protocol,
+        "recipe": cfg.recipe, "chosen_on": "test" if cfg.protocol == "paper" else "validation",
     } | provenance(command, meta_best["model_sha256"])
