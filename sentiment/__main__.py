@@ -186,17 +186,20 @@ def _train(args, argv) -> int:
     return 0
 
 
-def _precheck_record(args, results_path: str) -> None:
-    """Before any work: the run loads, and --record would not mix models (see :func:`results.check_record`)."""
-    from .results import check_record
+def _precheck_record(args, results_path: str) -> tuple[int, str, str]:
+    """Before any work: the run loads, and --record would not mix models (see :func:`results.check_record`).
+    Returns the run's record key (d, protocol, recipe)."""
+    from .results import check_record, run_key
     from .train import load_model
 
     model, meta = load_model(args.run)
-    check_record(results_path, model.dim, meta["model_sha256"], args.replace)
+    key = run_key(model.dim, meta)
+    check_record(results_path, key, meta["model_sha256"], args.replace)
+    return key
 
 
-def _record(args, result: dict, results_path: str) -> None:
-    """Add an analysis result to the record of its model."""
+def _record(args, result: dict, results_path: str, key: tuple[int, str, str]) -> None:
+    """Add an analysis result to the record of its model (``key``: the run's (d, protocol, recipe))."""
     from .results import record_analysis, training_base
     from .runs import provenance
 
@@ -206,6 +209,7 @@ def _record(args, result: dict, results_path: str) -> None:
         fields = {k: v for k, v in result.items() if k != "command"}
     else:
         fields = {"dim": result["dim"], key: result[key] if key == "figures" else result}
+    fields |= {"protocol": key[1], "recipe": key[2]}
     record_analysis(results_path, args.command, fields, provenance(result["command"], sha), args.replace,
                     training_base(args.run, sha))
 
@@ -218,14 +222,13 @@ def _analysis(args, argv) -> int:
     results_path = os.path.join(args.output_dir or DEFAULT_DIR, "results.json")
     if args.command == "plot":  # figures: published only with --record (or where --output-dir says)
         args.output_dir = args.output_dir or (DEFAULT_DIR if args.record else os.path.join(args.run, "figures"))
-    if args.record:
-        _precheck_record(args, results_path)
+    key = _precheck_record(args, results_path) if args.record else None
     runner = {"evaluate": analysis.evaluate, "leaders": analysis.leaders_report,
               "plot": analysis.plots, "crosscheck": analysis.exact_crosscheck}[args.command]
     result = runner(args)
     result["command"] = _command(argv)
     if args.record:
-        _record(args, result, results_path)
+        _record(args, result, results_path, key)
     if args.json:
         sys.stdout.write(dump_json(result))
     else:

@@ -157,7 +157,10 @@ def plots(args) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .results import describe, file_tag, run_key
+
     model, meta = load_model(args.run)
+    key = run_key(model.dim, meta)
     if model.dim == 2:  # check the review index before any figure is written
         vocab, ids, _ = test_set(meta, args.data_dir, None)
         if args.review >= len(ids):
@@ -173,11 +176,11 @@ def plots(args) -> dict:
             ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {lead}/{n}", va="center", fontsize=7)
         ax.set_xlim(0, 1.2 * max([lift for _, lift, *_ in top] + [1.0]))
         ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-        ax.set_title(f"confident {side} reviews (d = {model.dim}): leader words by lift", fontsize=9)
+        ax.set_title(f"confident {side} reviews ({describe(key)}): leader words by lift", fontsize=9)
         ax.set_xlabel("lift = share among leader words ÷ share among review words (1: as often as an average word)\n"
                       f"labels: reviews where it leads / reviews that contain it (words in ≥ {MIN_LIFT_SUPPORT})",
                       fontsize=8)
-    path = os.path.join(args.output_dir, f"leader_words_d{model.dim}.png")
+    path = os.path.join(args.output_dir, f"leader_words_{file_tag(key)}.png")
     _save(fig, path)
     written.append(path)
     if model.dim == 2:
@@ -195,7 +198,7 @@ def plots(args) -> dict:
                 ax.annotate(vocab.words[int(review[0, i])], Z[i], fontsize=7)
             ax.set_title(f"layer {k}", fontsize=9)
         fig.suptitle(f"test review {args.review}: tokens through the hardmax layers (leaders ★)", fontsize=10)
-        path = os.path.join(args.output_dir, f"review_{args.review}_d2.png")
+        path = os.path.join(args.output_dir, f"review_{args.review}_{file_tag(key)}.png")
         _save(fig, path)
         written.append(path)
     return {"dim": model.dim, "figures": written, "model_sha256": meta["model_sha256"]}

@@ -236,7 +236,8 @@ def test_recording_results_merges_by_dim_and_writes_the_markdown_table(tmp_path)
             line.startswith("| 16 ")}
     assert "| 0.823 |" in rows["4"] and "**no**" in rows["4"]  # 0.81 < 0.803 + 0.02
     assert "| 0.866 |" in rows["16"] and "| yes |" in rows["16"]  # 0.87 >= 0.846 + 0.02
-    assert "`python -m sentiment train --dim 16` (model sha256 `aaaaaaaaaaaa`, commit `ffffffffff`" in table
+    assert "- **d = 16** — model sha256 `aaaaaaaaaaaa`, commit `ffffffffff`" in table
+    assert "  - train: `python -m sentiment train --dim 16`" in table and "  - evaluate: `python -m sentiment evaluate x`" in table
     record_training({"dim": 16, "test_accuracy": 0.5, "model_sha256": c}, path)  # a new model: a new record
     with open(path, encoding="utf-8") as handle:
         assert json.load(handle)["runs"][1] == {"dim": 16, "test_accuracy": 0.5, "model_sha256": c,
@@ -276,3 +277,91 @@ def test_leader_lift_ranks_by_share_where_present_not_by_frequency():
     assert [r[0] for r in ranked] == ["superb", "the", "never"] and ranked[0][2:] == [50, 50]
     assert abs(ranked[0][1] - (50 / 503) / (50 / 1100)) < 1e-4 and ranked[2][1] == 0.0
     assert "rare" not in [r[0] for r in ranked]  # below the support threshold
+
+
+def test_the_papers_protocol_pools_all_reviews_and_splits_them_70_30():
+    from sentiment.features import Encoded
+    from sentiment.text import Vocabulary
+    from sentiment.train import paper_split
+
+    train_ids = np.arange(60).reshape(30, 2)
+    test_ids = 100 + np.arange(40).reshape(20, 2)
+    encoded = Encoded(Vocabulary([PAD, UNK]), train_ids, np.arange(30) % 2, test_ids, np.arange(20) % 2,
+                      np.arange(30), "x", False, 0.0)
+    split = paper_split(encoded, seed=3)
+    assert len(split.train_ids) == 35 and len(split.test_ids) == 15 and split.train_review_ids is None
+    rows = {tuple(r) for r in np.concatenate([split.train_ids, split.test_ids]).tolist()}
+    assert rows == {tuple(r) for r in np.concatenate([train_ids, test_ids]).tolist()}  # a partition of all 50
+    assert not {tuple(r) for r in split.train_ids.tolist()} & {tuple(r) for r in split.test_ids.tolist()}
+    both = np.concatenate([train_ids, test_ids]), np.concatenate([encoded.train_labels, encoded.test_labels])
+    label_of = {tuple(r): int(l) for r, l in zip(both[0].tolist(), both[1])}
+    assert all(label_of[tuple(r)] == l for r, l in zip(split.test_ids.tolist(), split.test_labels))
+    assert (split.test_ids >= 100).any() and (split.train_ids >= 100).any()  # the old test set is spread over both
+    again = paper_split(encoded, seed=3)
+    assert np.array_equal(again.test_ids, split.test_ids)  # seeded
+    assert not np.array_equal(paper_split(encoded, seed=4).test_ids, split.test_ids)
+
+
+def _parquet_folder(folder, rows: dict) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    os.makedirs(folder, exist_ok=True)
+    for split, data in rows.items():
+        pq.write_table(pa.table({"text": [t for t, _ in data], "label": [l for _, l in data]}),
+                       os.path.join(folder, f"{split}.parquet"))
+    return str(folder)
+
+
+def test_a_paper_protocol_run_builds_its_vocabulary_on_all_reviews_and_chooses_its_epoch_on_its_test_set(tmp_path):
+    from sentiment.analysis import test_set
+    from sentiment.features import encode_imdb
+    from sentiment.train import TrainConfig, load_model, paper_split, train
+
+    data = _parquet_folder(tmp_path / "data", {
+        "train": [("a wonderful great film", 1), ("awful boring bad film", 0)] * 10,
+        "test": [("superb wonderful film", 1), ("dreadful awful film", 0)] * 5})
+    only_train = encode_imdb(data, min_count=1, length=8, cache_dir=None)
+    everything = encode_imdb(data, min_count=1, cache_dir=None, vocab_on="all")
+    assert "superb" not in only_train.vocab.words and "superb" in everything.vocab.words
+    assert np.array_equal(everything.train_labels, only_train.train_labels)
+    with pytest.raises(ValueError, match="vocab_on"):
+        encode_imdb(data, vocab_on="test", cache_dir=None)
+
+    out = str(tmp_path / "run")
+    summary = train(TrainConfig(dim=2, depth=1, epochs=2, protocol="paper", recipe="validated", min_count=1,
+                                data_dir=data, cache_dir=None, out_dir=out, progress=False, mask_pads=True))
+    assert (summary["protocol"], summary["recipe"], summary["chosen_on"]) == ("paper", "validated", "test")
+    assert (summary["train_reviews"], summary["val_reviews"], summary["test_reviews"]) == (21, 9, 9)
+    assert summary["val_accuracy"] == summary["test_accuracy"]  # the epoch was chosen on the test set
+    _, meta = load_model(out)
+    vocab, ids, labels = test_set(meta, data, None)  # the analyses test on the same 30 %
+    expected = paper_split(everything, seed=0)
+    assert vocab.words == everything.vocab.words
+    assert np.array_equal(ids, expected.test_ids) and np.array_equal(labels, expected.test_labels)
+
+
+def test_records_are_kept_per_d_protocol_and_recipe_with_the_command_behind_each_number(tmp_path):
+    from sentiment.results import file_tag, read_results, record_analysis, record_key, record_training
+
+    path = str(tmp_path / "results.json")
+    a, b = "a" * 64, "b" * 64
+    record_training({"dim": 16, "test_accuracy": 0.872, "model_sha256": a, "command": "train ours"}, path)
+    record_training({"dim": 16, "test_accuracy": 0.88, "model_sha256": b, "protocol": "paper",
+                     "recipe": "validated", "chosen_on": "test", "train_reviews": 35000, "test_reviews": 15000,
+                     "command": "train --protocol paper"}, path)
+    leaders = {"leaders_per_review": {"mean": 50.0, "std": 1.0, "min": 3, "max": 99},
+               "fraction_leaders_at_layer_0": 1.0, "confident_reviews": 7, "test_reviews": 15000}
+    record_analysis(path, "leaders", {"dim": 16, "protocol": "paper", "recipe": "validated", "leaders": leaders},
+                    {"command": "leaders paper", "commit": None, "date": None, "model_sha256": b})
+    runs = read_results(path)["runs"]
+    assert [record_key(r) for r in runs] == [(16, "ours", "validated"), (16, "paper", "validated")]
+    assert runs[0]["test_accuracy"] == 0.872 and runs[1]["leaders"] == leaders  # neither replaced the other
+    table = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "Both protocols" in table
+    row = next(line for line in table.splitlines() if line.startswith("| 16 | paper | validated |"))
+    assert "**0.880**" in row and "| test |" in row and "(35000)" in row and "| 0.882 |" in row
+    assert "- **d = 16 (paper protocol, validated recipe)** — model sha256 `bbbbbbbbbbbb`:" in table and "  - leaders: `leaders paper`" in table
+    assert "| 16 (paper protocol, validated recipe) | 50.0 |" in table  # the leaders table names the record
+    assert file_tag(record_key(runs[0])) == "d16" and file_tag(record_key(runs[1])) == "d16_paper-protocol"
+    assert file_tag((16, "paper", "paper")) == "d16_paper-protocol_paper-recipe"

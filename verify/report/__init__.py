@@ -125,7 +125,7 @@ _BENCHMARKS = {
 }
 
 _SENTIMENT = {"runs": [{
-    "dim": int, "test_accuracy": float, "command?": (None, str),
+    "dim": int, "test_accuracy": float, "command?": (None, str), "protocol?": (None, str), "recipe?": (None, str),
     "val_accuracy?": _OPTIONAL_NUMBER, "hardmax_test_accuracy?": _OPTIONAL_NUMBER,
     "agreement?": _OPTIONAL_NUMBER, "train_seconds_per_epoch?": _OPTIONAL_NUMBER,
     "leaders?": (None, {"leaders_per_review": {"mean": float, "std": float, "min": float, "max": float},
