@@ -653,7 +653,7 @@ def render_html(markdown: str, figures: dict[str, bytes]) -> str:
            "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
            "th{background:#f3f3f3}pre{background:#f6f6f6;padding:.6em;font-size:.85em;white-space:pre-wrap;"
            "overflow-wrap:anywhere}code{background:#f6f6f6;padding:0 .2em;overflow-wrap:anywhere}"
-           "img{max-width:100%;height:auto;border:1px solid #eee}"
+           "p,li{overflow-wrap:break-word}img{max-width:100%;height:auto;border:1px solid #eee}"
            "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}</style></head><body>"]
     lines = markdown.split("\n")
     i = 0
