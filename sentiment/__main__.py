@@ -198,8 +198,8 @@ def _precheck_record(args, results_path: str) -> tuple[int, str, str]:
     return key
 
 
-def _record(args, result: dict, results_path: str, key: tuple[int, str, str]) -> None:
-    """Add an analysis result to the record of its model (``key``: the run's (d, protocol, recipe))."""
+def _record(args, result: dict, results_path: str, run: tuple[int, str, str]) -> None:
+    """Add an analysis result to the record of its model (``run``: the run's record key (d, protocol, recipe))."""
     from .results import record_analysis, training_base
     from .runs import provenance
 
@@ -209,7 +209,7 @@ def _record(args, result: dict, results_path: str, key: tuple[int, str, str]) ->
         fields = {k: v for k, v in result.items() if k != "command"}
     else:
         fields = {"dim": result["dim"], key: result[key] if key == "figures" else result}
-    fields |= {"protocol": key[1], "recipe": key[2]}
+    fields |= {"protocol": run[1], "recipe": run[2]}
     record_analysis(results_path, args.command, fields, provenance(result["command"], sha), args.replace,
                     training_base(args.run, sha))
 

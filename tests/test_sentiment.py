@@ -186,6 +186,14 @@ def test_analysis_commands(trained_run, tmp_path):
     assert 0 <= exact["wrong_predictions"] <= 15
     figures = run("plot", out, "--limit", "50", "--output-dir", str(tmp_path))
     assert all(os.path.getsize(f) > 1000 for f in figures["figures"])
+    published = tmp_path / "published"
+    for step in ("evaluate", "leaders"):  # --record adds each analysis to the record of the run's key
+        run(step, out, "--limit", "30", "--record", "--output-dir", str(published))
+    from sentiment.results import read_results, record_key
+
+    records = read_results(str(published / "results.json"))["runs"]
+    assert [record_key(r) for r in records] == [(8, "ours", "paper")]  # TrainConfig's defaults: the paper's recipe
+    assert set(records[0]["provenance"]) == {"train", "evaluate", "leaders"} and records[0]["leaders"]["test_reviews"] == 30
 
 
 def test_cli_errors_are_one_line(tmp_path):

@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 from dynamics.errors import InputError  # noqa: E402
 
 __all__ = ["RunPicture", "trajectory_figure", "save_figure", "animate", "figure_bytes", "panel_steps",
-           "FIGURE_FORMATS", "ANIMATION_FORMATS"]
+           "text_overlaps", "FIGURE_FORMATS", "ANIMATION_FORMATS"]
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 ANIMATION_FORMATS = ("gif", "mp4")
@@ -103,7 +103,48 @@ class RunPicture:
             note = (note + "; " if note else "") + f"d = {d}: projected on the first two principal axes of all states"
         states = [pick(s) for s in self.states]
         limit = pick(self.limit) if self.limit is not None else None
+        if len(varying) <= 3:  # a narrow spread far from 0: drawn relative to a round centre, named in the label
+            drawn = np.concatenate(states + ([limit] if limit is not None else []))
+            for t in range(drawn.shape[1]):
+                shift = _round_centre(float(drawn[:, t].min()), float(drawn[:, t].max()))
+                if shift:
+                    labels[t] += f" − {_short(shift)}" if shift > 0 else f" + {_short(-shift)}"
+                size = float(np.max(np.abs(drawn[:, t] - shift)))
+                power = int(np.floor(np.log10(size))) if size > 0 else 0
+                unit = 10.0 ** power if not -2 <= power < 4 else 1.0
+                if not (np.isfinite(unit) and unit > 0):
+                    unit = 1.0
+                if shift or unit != 1.0:  # drawn: (z − shift) / unit, so tick labels need no offset or ×10ⁿ text
+                    states = [_rescaled(S, t, shift, unit) for S in states]
+                    limit = None if limit is None else _rescaled(limit, t, shift, unit)
+                    if unit != 1.0:
+                        labels[t] = f"({labels[t]}) / 1e{power}" if shift else f"{labels[t]} / 1e{power}"
         return states, limit, note, labels
+
+
+def _short(x: float) -> str:
+    """The shortest decimal that reads back as ``x`` (``7000000``, ``0.0001``, ``1e+300``)."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _rescaled(M: np.ndarray, t: int, shift: float, unit: float) -> np.ndarray:
+    """``M`` with column ``t`` replaced by ``(M[:, t] − shift) / unit``."""
+    out = np.array(M, dtype=float)
+    out[:, t] = (out[:, t] - shift) / unit
+    return out
+
+
+def _round_centre(lo: float, hi: float) -> float:
+    """0, or for values in ``[lo, hi]`` spread over less than 1/10 of their size, their centre rounded to a
+    multiple of the spread's decimal order (so that the shifted values stay within about one spread of 0,
+    and tick labels need no offset text, which crowds the labels of short axes)."""
+    span, centre = hi - lo, (lo + hi) / 2
+    if not (span > 0 and abs(centre) > 10 * span) or not np.isfinite(centre):
+        return 0.0
+    digits = int(np.floor(np.log10(abs(centre))) - np.floor(np.log10(span)))  # the centre to the spread's order
+    shift = float(f"{centre:.{max(digits, 0)}e}")  # a short decimal: its label is short too
+    return shift if np.isfinite(shift) else 0.0
 
 
 def _sub(k: int) -> str:
@@ -207,9 +248,12 @@ def _draw_plane(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
 
 
 def _draw_space(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndarray | None, k: int,
-                labels: list[str]) -> None:
-    """One 3-D panel: followers, leaders, arrows, limit points."""
+                bounds: tuple[np.ndarray, np.ndarray], labels: list[str]) -> None:
+    """One 3-D panel: trails, followers, leaders, arrows, limit points; every panel on the same axes limits."""
     Z = states[k]
+    trail = np.stack(states[: k + 1])
+    for i in range(Z.shape[0]):
+        ax.plot(trail[:, i, 0], trail[:, i, 1], trail[:, i, 2], color="grey", lw=0.6, alpha=0.6)
     lead = sorted(set(picture.leaders[k])) if k < len(picture.leaders) else []
     others = [i for i in range(Z.shape[0]) if i not in set(lead)]
     ax.scatter(Z[others, 0], Z[others, 1], Z[others, 2], s=16, color=FOLLOWER, label="follower")
@@ -222,10 +266,17 @@ def _draw_space(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
                   color="tab:green", lw=0.8, arrow_length_ratio=0.15)
     if limit is not None:
         ax.scatter(limit[:, 0], limit[:, 1], limit[:, 2], marker="x", s=36, color=LIMIT, label="certified limit")
+    lo, hi = bounds
+    pad = 0.05 * np.maximum(hi - lo, 1e-12 * np.maximum(np.abs(hi), 1e-300))
+    for set_limits, low, high in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), lo - pad, hi + pad):
+        set_limits(low, high)
     ax.set_title(f"layer {k}", fontsize=9)
     for setter, label in zip((ax.set_xlabel, ax.set_ylabel, ax.set_zlabel), labels):
         setter(label, fontsize=7, labelpad=-2)
     ax.tick_params(labelsize=6, pad=-1)
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):  # few ticks: 3-D axes are short and their labels crowd
+        axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=3))
+        axis.get_offset_text().set_fontsize(6)
 
 
 def _draw_line(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndarray | None, upto: int,
@@ -273,17 +324,67 @@ def trajectory_figure(picture: RunPicture, steps: Sequence[int] | None = None, p
             _draw_plane(ax, picture, states, limit, k, bounds, labels, legend=p == len(steps) - 1)
     else:
         fig = plt.figure(figsize=(3.3 * len(steps), 3.4))
+        everything = np.concatenate(states + ([limit] if limit is not None else []))
         for p, k in enumerate(steps):
             ax = fig.add_subplot(1, len(steps), p + 1, projection="3d")
-            _draw_space(ax, picture, states, limit, k, labels)
+            _draw_space(ax, picture, states, limit, k, (everything.min(axis=0), everything.max(axis=0)), labels)
         handles, names = fig.axes[-1].get_legend_handles_labels()
         if handles:
             fig.legend(handles, names, fontsize=7, loc="lower center", ncol=len(names), frameon=False)
         fig.subplots_adjust(top=0.82)
     fig.suptitle(_plain(picture.title) + (f"\n({note})" if note else ""), fontsize=10)
+    for ax in fig.axes:  # no offset text ("+1e−1" at an axis' end): narrow spreads are shifted instead
+        for axis in (ax.xaxis, ax.yaxis) + ((ax.zaxis,) if hasattr(ax, "zaxis") else ()):
+            formatter = axis.get_major_formatter()
+            if isinstance(formatter, matplotlib.ticker.ScalarFormatter):
+                formatter.set_useOffset(False)
     with _quiet_glyphs():
         fig.tight_layout()
     return fig
+
+
+def text_overlaps(fig) -> list[str]:
+    """Pairs of labels that overlap when ``fig`` is drawn: tick labels of one axis (including the offset or
+    scale text), and the titles, axis labels and tick labels of different panels. Empty: none overlap.
+
+    Two texts overlap when their drawn bounding boxes (display pixels) share more than one pixel in both
+    directions; a label that touches its neighbour is not counted.
+    """
+    with _quiet_glyphs():
+        fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+
+    def boxes(texts):
+        out = []
+        for text in texts:
+            if text.get_visible() and text.get_text().strip():
+                out.append((text.get_text(), text.get_window_extent(renderer)))
+        return out
+
+    def clash(a, b) -> bool:
+        return min(a.x1, b.x1) - max(a.x0, b.x0) > 1 and min(a.y1, b.y1) - max(a.y0, b.y0) > 1
+
+    def shown_ticks(axis) -> list:
+        """The tick labels drawn: matplotlib also keeps labels of ticks just outside the view."""
+        lo, hi = sorted(axis.get_view_interval())
+        slack = 1e-9 * max(abs(lo), abs(hi), 1e-300)
+        return [tick.label1 for tick in axis.get_major_ticks() if lo - slack <= tick.get_loc() <= hi + slack]
+
+    found = []
+    panels = []
+    for ax in fig.axes:
+        axes = [ax.xaxis, ax.yaxis] + ([ax.zaxis] if hasattr(ax, "zaxis") else [])
+        for axis in axes:
+            labels = boxes(shown_ticks(axis) + [axis.get_offset_text()])
+            found += [f"{ax.get_title() or 'axes'}: tick labels {a!r} and {b!r}" for i, (a, box_a) in
+                      enumerate(labels) for b, box_b in labels[i + 1:] if clash(box_a, box_b)]
+        panels.append(boxes([ax.title, ax.xaxis.label, ax.yaxis.label]
+                            + [t for axis in axes for t in shown_ticks(axis)]))
+    for i, first in enumerate(panels):
+        for second in panels[i + 1:]:
+            found += [f"labels {a!r} and {b!r} of two panels" for a, box_a in first for b, box_b in second
+                      if clash(box_a, box_b)]
+    return found
 
 
 def figure_bytes(fig, fmt: str = "png") -> bytes:

@@ -1,0 +1,48 @@
+"""No overlapping labels in the figures of runs, at any scale and dimension (:func:`verify.plots.text_overlaps`)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verify.plots import RunPicture, text_overlaps, trajectory_figure
+
+
+def test_crowded_tick_labels_are_found():
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.set_xlim(0, 1)
+    ax.set_xticks(np.linspace(0, 1, 40))  # 40 labels on 2 inches cannot fit
+    assert any("tick labels" in line for line in text_overlaps(fig))
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    assert text_overlaps(fig) == []
+    plt.close(fig)
+
+
+@st.composite
+def runs(draw):
+    """Synthetic runs: 1–5 coordinates, 1–8 tokens, 1–10 steps contracting to the mean, at one scale from
+    1e-300 to 1e300, with an offset (tick labels of large numbers near a large centre crowd most)."""
+    d, n, steps = draw(st.integers(1, 5)), draw(st.integers(1, 8)), draw(st.integers(1, 10))
+    seed = draw(st.integers(0, 2**32 - 1))
+    scale = 10.0 ** draw(st.integers(-300, 300))
+    offset = draw(st.sampled_from([0.0, 1.0, 1e3, -7e5]))
+    rng = np.random.default_rng(seed)
+    states = [(rng.normal(size=(n, d)) + offset) * scale]
+    for _ in range(steps):
+        states.append(0.7 * states[-1] + 0.3 * states[-1].mean(axis=0))
+    leaders = [[int(rng.integers(n))] for _ in states]
+    return RunPicture(states=states, leaders=leaders, title="a run")
+
+
+@settings(max_examples=40, deadline=None)
+@given(runs())
+def test_figures_of_runs_have_no_overlapping_labels(picture):
+    fig = trajectory_figure(picture)
+    try:
+        assert text_overlaps(fig) == []
+    finally:
+        plt.close(fig)
