@@ -1,0 +1,140 @@
+"""Exact real algebraic numbers (:mod:`dynamics.number_field`): exact equality, exact signs, printing."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dynamics.number_field import NotAlgebraicError, field_of
+from dynamics.numbers import parse_number
+
+#: Fields of the issue's configurations: quadratic, the pentagon's, a cubic, and a biquadratic one.
+FIELDS = {"sqrt2": ["sqrt(2)"], "pentagon": ["cos(2*pi/5)", "sin(2*pi/5)"], "cube_root": ["2^(1/3)"],
+          "sqrt2_sqrt3": ["sqrt(2)", "sqrt(3)"]}
+_CACHE: dict = {}
+
+
+def field(name):
+    if name not in _CACHE:
+        _CACHE[name] = field_of([parse_number(s) for s in FIELDS[name]])
+    return _CACHE[name]
+
+
+
+
+def value_at(element, digits: int = 120) -> mpmath.mpf:
+    """``element`` evaluated from its coefficients and a 400-bit enclosure of θ (mpmath, independent code)."""
+    from dynamics.numbers import interval_precision
+
+    if element.field.degree <= 1:
+        value = element.to_fraction()
+        return mpmath.mpf(value.numerator) / value.denominator
+    gen = parse_number(element.field.generator)
+    with interval_precision(400):
+        box = gen.interval()
+    with mpmath.workprec(400):
+        theta = (mpmath.mpf(box.a) + mpmath.mpf(box.b)) / 2
+        return sum(mpmath.mpf(c.numerator) / c.denominator * theta ** i for i, c in enumerate(element.coefficients()))
+
+
+def test_equal_values_written_differently_are_the_same_element():
+    _, (a, b, c) = field_of([parse_number("sqrt(2)/2"), parse_number("cos(pi/4)"), parse_number("sin(pi/4)")])
+    assert a == b == c and hash(a) == hash(b) and (a - b).sign() == 0
+    _, (r,) = field_of([parse_number("sqrt(2)")])
+    assert 1 / (1 + r) == r - 1 and r * r == 2 and (r * r).is_rational() and (r * r).to_fraction() == 2
+    _, (cos, sin) = field("pentagon")
+    assert cos * cos + sin * sin == 1  # exact, although neither is rational
+    assert 4 * cos * cos + 2 * cos - 1 == 0  # cos(2π/5) is a root of 4x² + 2x − 1
+    _, (cube,) = field("cube_root")
+    assert cube * cube * cube == 2 and cube.sign() == 1 and (cube - Fraction(126, 100)).sign() == -1
+
+
+def test_a_rational_config_is_the_field_of_rationals():
+    f, (a, b) = field_of([Fraction(1, 3), parse_number("2/6")])
+    assert f.degree == 1 and a == b == Fraction(1, 3) and (a - Fraction(1, 3)).sign() == 0
+    assert (a * 3).to_fraction() == 1 and str(a) == "1/3"
+
+
+@pytest.mark.parametrize("text", ["pi", "e", "exp(1)", "cos(1)", "log(2)", "pi - 3"])
+def test_a_transcendental_entry_is_refused_in_one_line_pointing_to_the_interval_backend(text):
+    with pytest.raises(NotAlgebraicError) as info:
+        field_of([parse_number(text)], ["tokens[0][1]"])
+    message = str(info.value)
+    assert message.startswith("tokens[0][1]: ") and "--backend interval" in message and "\n" not in message
+
+
+@st.composite
+def elements(draw):
+    name = draw(st.sampled_from(sorted(FIELDS)))
+    f, _ = field(name)
+    coeffs = [Fraction(draw(st.integers(-50, 50)), draw(st.integers(1, 20))) for _ in range(f.degree)]
+    return f.element(coeffs)
+
+
+@settings(max_examples=150, deadline=None)
+@given(elements())
+def test_the_sign_is_the_sign_of_the_value(element):
+    value = value_at(element)
+    if all(c == 0 for c in element.coefficients()):
+        assert element.sign() == 0
+    else:
+        assert abs(value) > mpmath.mpf(2) ** -300  # a nonzero element is not 0 (θ's powers are independent)
+        assert element.sign() == (1 if value > 0 else -1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(elements(), st.integers(5, 60))
+def test_near_ties_with_close_rationals_are_decided_exactly(element, digits):
+    """``x − p/q`` for the best rational approximations of ``x``: values as small as 10^-120."""
+    if element.is_rational():
+        return
+    with mpmath.workprec(500):
+        x = value_at(element)
+        p, q = _convergent(x, digits)
+    gap = element - Fraction(p, q)
+    with mpmath.workprec(500):
+        expected = 1 if x - mpmath.mpf(p) / q > 0 else -1
+    assert gap.sign() == expected
+    assert (element < Fraction(p, q)) == (expected < 0)
+
+
+def _convergent(x, digits: int) -> tuple[int, int]:
+    """A continued-fraction convergent of ``x`` with a denominator of about ``digits`` digits."""
+    h0, h1, k0, k1 = 0, 1, 1, 0
+    y = x
+    while k1 < 10 ** digits:
+        a = int(mpmath.floor(y))
+        h0, h1, k0, k1 = h1, a * h1 + h0, k1, a * k1 + k0
+        frac = y - a
+        if frac == 0:
+            break
+        y = 1 / frac
+    return h1, k1
+
+
+@settings(max_examples=60, deadline=None)
+@given(elements(), elements())
+def test_field_arithmetic_matches_the_values(a, b):
+    if a.field is not b.field:
+        return
+    with mpmath.workprec(400):
+        va, vb = value_at(a), value_at(b)
+        for got, want in ((a + b, va + vb), (a - b, va - vb), (a * b, va * vb)):
+            assert abs(value_at(got) - want) <= mpmath.mpf(2) ** -300 * (1 + abs(want))
+        if b.sign():
+            assert abs(value_at(a / b) - va / vb) <= mpmath.mpf(2) ** -300 * (1 + abs(va / vb))
+    assert (a < b) == (va < vb) and (a == b) == (a.coefficients() == b.coefficients())
+
+
+@settings(max_examples=40, deadline=None)
+@given(elements())
+def test_an_element_prints_in_the_input_grammar_and_reads_back_as_itself(element):
+    text = str(element)
+    back = parse_number(text)
+    _, (again,) = field_of([back])
+    with mpmath.workprec(300):
+        assert abs(value_at(again) - value_at(element)) <= mpmath.mpf(2) ** -250 * (1 + abs(value_at(element)))
