@@ -50,7 +50,7 @@ __all__ = [
     "UserError",
 ]
 
-BACKENDS = ("exact", "certified", "interval", "float", "torch")
+BACKENDS = ("exact", "certified", "interval", "algebraic", "float", "torch")
 
 
 def simulate(
@@ -97,6 +97,11 @@ def simulate(
 
         _no_options(backend, options)
         return CertifiedEngine(config).run(steps, progress=progress)
+    if backend == "algebraic":
+        from .backends.algebraic import AlgebraicEngine
+
+        _no_options(backend, options)
+        return AlgebraicEngine(config).run(steps, progress=progress)
     if backend == "interval":
         from .backends.interval import simulate_interval
 

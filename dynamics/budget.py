@@ -135,6 +135,8 @@ def estimate_memory(config: Config, steps: int, backend: str, keep_states: bool 
 
     exact_scores = min(n * n, max(SCORE_BLOCK_ENTRIES, n)) * (36 + 2 * last_bits / 8)
     float_filter = min(n * n, max(BLOCK_ENTRIES, n)) * 4 * 8
+    if backend == "algebraic":  # each entry is a polynomial in θ: about (degree) rationals; degree ≤ 8 assumed
+        return int(8 * (entries * per_entry + n * n * (36 + 2 * last_bits / 8)))
     return int(entries * per_entry + exact_scores + float_filter)
 
 

@@ -354,10 +354,12 @@ def field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> t
 
     where = list(where) if where is not None else [f"entry {i}" for i in range(len(numbers))]
     exprs: dict[int, object] = {}
+    rational: dict[int, Fraction] = {}
     for i, number in enumerate(numbers):
         if isinstance(number, Expr) and number.exact() is None:
             value = _to_sympy(number.tree)
-            if value.is_rational:
+            if value.is_rational:  # an expression that is rational after all: cos(0), sqrt(4), (sqrt(2))^2
+                rational[i] = Fraction(int(value.p), int(value.q))
                 continue
             if value.is_algebraic is not True or not value.is_real:
                 kind = "not an algebraic number" if value.is_algebraic is False else "not provably a real algebraic number"
@@ -367,47 +369,43 @@ def field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> t
             exprs[i] = value
     if not exprs:
         field = RealField(_poly_types()[2]([0, 1]), Fraction(0), Fraction(0), "0")
-        return field, [field.element(_fraction(n)) for n in numbers]
-    distinct: list = []
-    for value in exprs.values():
-        if not any(sympy.simplify(value - seen) == 0 for seen in distinct):
-            distinct.append(value)
+        return field, [field.element(rational.get(i, _fraction(n))) for i, n in enumerate(numbers)]
+    distinct = list(dict.fromkeys(exprs.values()))  # structurally distinct (equal values need no merging:
+    # their representations in the field come out equal anyway)
     minpoly, generator_sym, reps = _primitive(distinct)
     generator = _grammar(generator_sym)
     lo, hi = _isolate(minpoly, generator)
     _, _, fmpz_poly = _poly_types()
     field = RealField(fmpz_poly([int(c) for c in reversed(minpoly.all_coeffs())]), lo, hi, generator)
-    rep_of = {id(value): field.element([Fraction(int(sympy.numer(c)), int(sympy.denom(c))) for c in reversed(rep)])
+    rep_of = {value: field.element([Fraction(int(sympy.numer(c)), int(sympy.denom(c))) for c in reversed(rep)])
               for value, rep in zip(distinct, reps)}
     elements = []
     for i, number in enumerate(numbers):
-        if i in exprs:
-            match = next(d for d in distinct if sympy.simplify(exprs[i] - d) == 0)
-            elements.append(rep_of[id(match)])
-        else:
-            elements.append(field.element(_fraction(number)))
+        elements.append(rep_of[exprs[i]] if i in exprs else field.element(rational.get(i, _fraction(number))))
     return field, elements
 
 
 def _primitive(distinct: list):
     """``(minimal polynomial of θ, θ, reps)``: ``θ`` generates the field of the ``distinct`` values (a
     primitive element), and ``reps[j]`` are the coefficients of ``distinct_j`` in powers of ``θ``
-    (highest first). A single radical in all of them (``sqrt(5)`` in ``cos(2*pi/5) = -1/4 + sqrt(5)/4``)
-    is taken as ``θ`` when it generates the field, so that elements print as ``a + b*sqrt(5)``."""
+    (highest first). The shortest radical or value that generates the whole field is taken as ``θ``
+    (``sqrt(5)`` for ``cos(2*pi/5) = -1/4 + sqrt(5)/4``, so that elements print as ``a + b*sqrt(5)``);
+    failing that, SymPy's primitive element (a sum of the values)."""
     import sympy
     from sympy.polys.numberfields import to_number_field
     from sympy.polys.polyerrors import IsomorphismFailed, NotAlgebraic
 
     x = sympy.Symbol("x")
     radicals = set().union(*(v.atoms(sympy.Pow) for v in distinct))
-    radicals = [r for r in radicals if r.base.is_Rational and r.exp.is_Rational and not r.exp.is_integer]
-    if len(radicals) == 1:
-        theta = radicals[0]
-        try:
+    radicals = {r for r in radicals if r.exp.is_Rational and not r.exp.is_integer and r.is_real}
+    shortest = sorted(radicals, key=lambda v: (len(sympy.sstr(v)), sympy.sstr(v)))
+    shortest += sorted(distinct, key=lambda v: (len(sympy.sstr(v)), sympy.sstr(v)))[:4]
+    for theta in shortest:
+        try:  # a radical or one of the values that generates the whole field prints most simply
             reps = [list(to_number_field(v, theta).rep.to_list()) for v in distinct]
-            return sympy.Poly(sympy.minimal_polynomial(theta, x), x), theta, reps
-        except (IsomorphismFailed, NotAlgebraic):
-            pass
+        except (IsomorphismFailed, NotAlgebraic, ValueError, NotImplementedError):
+            continue
+        return sympy.Poly(sympy.minimal_polynomial(theta, x), x), theta, reps
     if len(distinct) == 1:
         return sympy.Poly(sympy.minimal_polynomial(distinct[0], x), x), distinct[0], [[1, 0]]
     minpoly_expr, weights, reps = sympy.primitive_element(distinct, x, ex=True)

@@ -5,6 +5,8 @@ A :class:`Trajectory` is what every backend returns and what the checkers in
 
 * exact engine: :class:`~dynamics.rational.RationalMatrix` (exact ``N/D``);
 * interval engine: ``n × d`` nested lists of ``mpmath.iv`` intervals;
+* algebraic engine: ``n × d`` nested tuples of :class:`~dynamics.number_field.FieldElement`
+  (exact; JSON strings in the input grammar, ``"1/3 + 1/6*sqrt(2)"``);
 * float backends: ``numpy.ndarray`` of shape ``(n, d)``.
 
 ``follow`` and ``leaders`` hold one entry per *state*, so ``follow[K]`` (the
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .floats import approx_float, approx_str, json_number
+from .number_field import FieldElement
 from .rational import RationalMatrix
 from .rules import FollowSets, clusters
 
@@ -35,7 +38,14 @@ def state_keys(state: Any) -> list:
         # +0.0 and -0.0 are equal tokens: normalise before hashing the bytes.
         normalised = state + 0.0
         return [normalised[i].tobytes() for i in range(state.shape[0])]
+    if _algebraic(state):
+        return [tuple(row) for row in state]
     return [tuple((x.a, x.b) for x in row) for row in state]
+
+
+def _algebraic(state: Any) -> bool:
+    """True for a state of the algebraic engine (rows of field elements)."""
+    return isinstance(state, tuple) and bool(state) and isinstance(state[0][0], FieldElement)
 
 
 def state_to_json(state: Any) -> list[list]:
@@ -44,6 +54,8 @@ def state_to_json(state: Any) -> list[list]:
         return state.strings()
     if isinstance(state, np.ndarray):
         return [[json_number(float(x)) for x in row] for row in state]
+    if _algebraic(state):
+        return [[str(x) for x in row] for row in state]
     return [[json_number(float(x.mid)) for x in row] for row in state]
 
 
@@ -56,6 +68,8 @@ def approx_state(state: Any, digits: int = 6) -> list[list[str]]:
     """
     if isinstance(state, RationalMatrix):
         return [[_approx_entry(x, digits) for x in row] for row in state.fractions()]
+    if _algebraic(state):
+        return [[f"{float(x): .{digits}f}" for x in row] for row in state]
     return [[f"{float(x.mid) if hasattr(x, 'mid') else float(x): .{digits}f}" for x in row] for row in state]
 
 
@@ -75,6 +89,8 @@ def state_to_float(state: Any) -> np.ndarray:
         return state.to_numpy()
     if isinstance(state, np.ndarray):
         return state.astype(np.float64)
+    if _algebraic(state):
+        return np.array([[float(x) for x in row] for row in state], dtype=np.float64)
     return np.array([[float(x.mid) for x in row] for row in state], dtype=np.float64)
 
 

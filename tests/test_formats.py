@@ -81,7 +81,8 @@ def test_the_configs_hypothesis_draws_are_configs():
 
 
 @pytest.mark.parametrize("backend, config", [("exact", "emerging_leader"), ("certified", "rotation_tie"),
-                                             ("interval", "irrational"), ("float", "emerging_leader"),
+                                             ("interval", "irrational"), ("algebraic", "irrational"),
+                                             ("float", "emerging_leader"),
                                              ("torch", "emerging_leader")])
 def test_simulate(backend, config):
     validate(command("simulate", os.path.join(EXAMPLES, f"{config}.json"), "--steps", "3", "--backend", backend),

@@ -1,0 +1,85 @@
+"""The algebraic engine (``backend="algebraic"``): exact dynamics over a real number field.
+
+* rational configs: the exact engine's trajectory, state for state;
+* irrational configs: every decision the interval engine makes, and the ties it leaves undecided;
+* persistent exact ties under irrational rotations, decided at every step.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dynamics import config_from_dict, simulate
+from dynamics.number_field import NotAlgebraicError
+from dynamics.numbers import parse_number
+from verify.strategies import MATRIX_CLASSES, VALUE_CLASSES, configs
+
+PENTAGON = {"tokens": [["1", "0"], ["cos(2*pi/5)", "sin(2*pi/5)"], ["cos(4*pi/5)", "sin(4*pi/5)"],
+                       ["cos(4*pi/5)", "-sin(4*pi/5)"], ["cos(2*pi/5)", "-sin(2*pi/5)"], ["-1/2", "0"]],
+            "alpha": "1/2"}
+SQUARE_45 = {"tokens": [["sqrt(2)/2", "sqrt(2)/2"], ["-sqrt(2)/2", "sqrt(2)/2"], ["-sqrt(2)/2", "-sqrt(2)/2"],
+                        ["sqrt(2)/2", "-sqrt(2)/2"], ["1/3", "1/3"]], "alpha": "1"}
+TRIANGLE = {"tokens": [["1", "0"], ["-1/2", "sqrt(3)/2"], ["-1/2", "-sqrt(3)/2"], ["-1/5", "0"]], "alpha": "1/3"}
+
+
+def _fractions(state) -> list[list[Fraction]]:
+    return [[x.to_fraction() for x in row] for row in state]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.tuples(st.sampled_from(MATRIX_CLASSES), st.sampled_from(VALUE_CLASSES)).flatmap(
+    lambda mv: configs(matrix=mv[0], heads=(1, 2), max_n=6, max_d=3, values=mv[1], layers=(1, 2))))
+def test_a_rational_config_gives_the_exact_engines_trajectory(config):
+    exact = simulate(config, 4, backend="exact")
+    algebraic = simulate(config, 4, backend="algebraic")
+    assert algebraic.info["degree"] == 1
+    assert algebraic.follow == exact.follow and algebraic.leaders == exact.leaders
+    assert algebraic.follow_by_head == exact.follow_by_head
+    assert [_fractions(s) for s in algebraic.states] == [s.fractions() for s in exact.states]
+
+
+@pytest.mark.parametrize("model", [PENTAGON, SQUARE_45, TRIANGLE], ids=["pentagon", "square45", "triangle"])
+def test_it_agrees_with_every_decision_of_the_interval_engine(model):
+    config = config_from_dict(model)
+    algebraic = simulate(config, 12, backend="algebraic")
+    interval = simulate(config, 12, backend="interval")
+    decided = len(interval.follow)  # the interval engine's follow sets stop before an undecided row
+    assert algebraic.follow[:decided] == interval.follow
+    for exact_state, box in zip(algebraic.states, interval.states):  # each exact value inside its enclosure
+        for row, boxes in zip(exact_state, box):
+            for x, b in zip(row, boxes):
+                assert float(b.a) <= float(x) <= float(b.b) or abs(float(x) - float(b.mid)) < 1e-12
+
+
+def test_the_pentagons_centre_line_token_keeps_its_tie_for_as_many_steps_as_asked():
+    config = config_from_dict(PENTAGON)
+    interval = simulate(config, 30, backend="interval")
+    assert interval.info["complete"] is False and interval.info["undecided"]["rows"] == [5]  # it cannot follow the tie
+    run = simulate(config, 30, backend="algebraic")
+    assert run.steps == 30 and run.info["degree"] == 4
+    for k in range(31):
+        assert run.follow[k][5] == (2, 3)  # an exact tie between two distinct leaders, at every step
+        assert run.states[k][5][1] == 0  # so the token stays on the symmetry axis, exactly
+    assert run.states[30][5][0] < run.states[0][5][0]  # and moves toward the two leaders
+
+
+def test_states_print_in_the_input_grammar_and_read_back_exactly():
+    run = simulate(config_from_dict(SQUARE_45), 3, backend="algebraic")
+    from dynamics.trajectory import state_to_json
+
+    texts = state_to_json(run.states[3])
+    back = config_from_dict({"tokens": texts, "alpha": "1"})
+    again = simulate(back, 0, backend="algebraic")
+    assert [[float(x) for x in row] for row in again.states[0]] == [[float(x) for x in row] for row in run.states[3]]
+    assert texts[4] == ["1/3", "1/3"] or all("sqrt(2)" in t or "/" in t or t.lstrip("-").isdigit() for t in texts[4])
+
+
+def test_a_transcendental_entry_is_refused_pointing_to_the_interval_backend():
+    config = config_from_dict({"tokens": [["pi", "0"], ["1", "1"]], "alpha": "1"})
+    with pytest.raises(NotAlgebraicError, match="--backend interval"):
+        simulate(config, 3, backend="algebraic")
+    assert parse_number("cos(2*pi/5)") is not None
