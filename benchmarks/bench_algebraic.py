@@ -1,0 +1,82 @@
+"""Speed of the algebraic engine (issue 15): 20 tokens, 30 steps, over Q(√2) and the pentagon's field.
+
+    python -m benchmarks.bench_algebraic [--repeat 3] [--save]
+
+Two configurations, each timed ``--repeat`` times (best kept), split into building the field
+(SymPy: minimal polynomial, generator, isolation) and the 30 layers (FLINT polynomial arithmetic and
+exact signs):
+
+* **Q(√2)**: 20 random tokens ``a + b·sqrt(2)`` (``a, b`` rationals with one-digit numerators and
+  denominators, seed 1), ``A = [[2, sqrt(2)/2], [sqrt(2)/2, 1]]``, ``α = 1/2``;
+* **pentagon**: the vertices of regular pentagons of radii 1, 2, 1/2 and 3/2
+  (``cos(2πk/5)``, ``sin(2πk/5)``: the field ``Q(sin(π/5))`` of degree 4), ``A = I``, ``α = 1/2``.
+
+``--save`` merges the result, with its commit, date and command, into ``reports/benchmarks.json``
+under ``algebraic``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+
+STEPS = 30
+
+
+def configurations() -> dict[str, dict]:
+    """The two benchmark configurations (module docstring)."""
+    rng = random.Random(1)
+
+    def q() -> str:
+        return f"{rng.randint(-9, 9)}/{rng.randint(1, 7)}"
+
+    sqrt2 = {"tokens": [[f"{q()} + {q()}*sqrt(2)", f"{q()} + {q()}*sqrt(2)"] for _ in range(20)],
+             "A": [["2", "sqrt(2)/2"], ["sqrt(2)/2", "1"]], "alpha": "1/2"}
+    pentagon = {"tokens": [[f"{r}*cos({2 * k}*pi/5)", f"{r}*sin({2 * k}*pi/5)"]
+                           for r in ("1", "2", "1/2", "3/2") for k in range(5)], "alpha": "1/2"}
+    return {"sqrt2": sqrt2, "pentagon": pentagon}
+
+
+def measure(model: dict, repeat: int) -> dict:
+    """Best-of-``repeat`` seconds to build the field and to run :data:`STEPS` layers."""
+    from dynamics import config_from_dict
+    from dynamics.backends.algebraic import AlgebraicEngine
+    from dynamics.engine import run_engine
+
+    config = config_from_dict(model)
+    field_s, run_s = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        engine = AlgebraicEngine(config)
+        field_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        run = run_engine(engine, STEPS)
+        run_s.append(time.perf_counter() - start)
+    return {"n": config.n, "d": config.d, "steps": STEPS, "field": engine.info()["field"],
+            "degree": engine.field.degree, "field_s": min(field_s), "run_s": min(run_s),
+            "leaders_at_end": list(run.leaders[-1])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_algebraic", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timings per configuration; the best is kept (default 3)")
+    parser.add_argument("--save", action="store_true", help="merge the result into reports/benchmarks.json")
+    args = parser.parse_args(argv)
+    result = {name: measure(model, max(1, args.repeat)) for name, model in configurations().items()}
+    for name, r in result.items():
+        print(f"{name}: {r['field']} (degree {r['degree']}), n = {r['n']}, {r['steps']} steps: field "
+              f"{r['field_s']:.2f} s, run {r['run_s']:.3f} s")
+    if args.save:
+        from benchmarks import save_section
+        from dynamics.provenance import git_commit, utc_now
+
+        save_section("algebraic", result | {"commit": git_commit(), "date": utc_now(),
+                                            "command": "python -m benchmarks.bench_algebraic"
+                                                       + (" " + " ".join(argv) if argv else "")})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
