@@ -35,7 +35,8 @@ from typing import Sequence, Union
 from .errors import InputError, LimitError
 from .numbers import Expr, Number, format_fraction
 
-__all__ = ["RealField", "FieldElement", "field_of", "NotAlgebraicError", "MAX_SIGN_PRECISION"]
+__all__ = ["RealField", "FieldElement", "field_of", "NotAlgebraicError", "MAX_SIGN_PRECISION", "MAX_ENTRY_DEGREE",
+           "MAX_FIELD_DEGREE"]
 
 #: Working precision (bits) past which :meth:`RealField.sign` stops; never reached in practice: the
 #: precision a sign needs is bounded by the heights and degrees involved, far below this.
@@ -315,11 +316,33 @@ def _is_atom(text: str) -> bool:
     return text[0].isalpha() and "(" in text and text[: text.index("(")].isalpha()
 
 
+#: Largest degree of one trigonometric value or radical (cos(2πp/q) has degree φ(q)/2), and of the field:
+#: SymPy's minimal polynomials take seconds at degree 16 and minutes at 32, so larger ones are refused.
+MAX_ENTRY_DEGREE = 16
+MAX_FIELD_DEGREE = 64
+
+
 def _to_sympy(node: tuple):
-    """An expression tree of :mod:`dynamics.numbers` as a SymPy expression (exact)."""
+    """An expression tree of :mod:`dynamics.numbers` as a SymPy expression (exact), refusing trigonometric
+    values and radicals of degree above :data:`MAX_ENTRY_DEGREE` before SymPy works on them."""
     import sympy
 
     kind = node[0]
+    if kind == "call" and node[1] in ("cos", "sin", "tan"):
+        arg = _to_sympy(node[2])
+        multiple = sympy.nsimplify(arg / sympy.pi) if arg.has(sympy.pi) else None
+        if multiple is not None and multiple.is_Rational and multiple != 0:
+            degree = int(sympy.totient(2 * multiple.q)) // 2  # cos(π p/q) = cos(2π p/(2q)): degree φ(2q)/2 at most
+            if degree > MAX_ENTRY_DEGREE:
+                raise LimitError(f"{node[1]}(pi*{multiple}) is algebraic of degree up to {degree}, above the limit "
+                                 f"{MAX_ENTRY_DEGREE} (use --backend interval)")
+        return {"cos": sympy.cos, "sin": sympy.sin, "tan": sympy.tan}[node[1]](arg)
+    if kind == "pow":
+        base, exponent = _to_sympy(node[1]), _to_sympy(node[2])
+        if exponent.is_Rational and exponent.q > MAX_ENTRY_DEGREE:
+            raise LimitError(f"a root of index {exponent.q} is above the limit {MAX_ENTRY_DEGREE} (use --backend "
+                             "interval)")
+        return base ** exponent
     if kind == "num":
         return sympy.Rational(node[1].numerator, node[1].denominator)
     if kind == "const":
@@ -327,11 +350,9 @@ def _to_sympy(node: tuple):
     if kind == "neg":
         return -_to_sympy(node[1])
     if kind == "call":
-        return {"sqrt": sympy.sqrt, "cos": sympy.cos, "sin": sympy.sin, "tan": sympy.tan, "exp": sympy.exp,
-                "log": sympy.log}[node[1]](_to_sympy(node[2]))
+        return {"sqrt": sympy.sqrt, "exp": sympy.exp, "log": sympy.log}[node[1]](_to_sympy(node[2]))
     a, b = _to_sympy(node[1]), _to_sympy(node[2])
-    return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b,
-            "pow": lambda: a ** b}[kind]()
+    return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b}[kind]()
 
 
 def field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> tuple[RealField, list[FieldElement]]:
@@ -357,7 +378,10 @@ def field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> t
     rational: dict[int, Fraction] = {}
     for i, number in enumerate(numbers):
         if isinstance(number, Expr) and number.exact() is None:
-            value = _to_sympy(number.tree)
+            try:
+                value = _to_sympy(number.tree)
+            except LimitError as exc:
+                raise LimitError(f"{where[i]}: {number.source!r}: {exc}") from None
             if value.is_rational:  # an expression that is rational after all: cos(0), sqrt(4), (sqrt(2))^2
                 rational[i] = Fraction(int(value.p), int(value.q))
                 continue
@@ -372,7 +396,11 @@ def field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> t
         return field, [field.element(rational.get(i, _fraction(n))) for i, n in enumerate(numbers)]
     distinct = list(dict.fromkeys(exprs.values()))  # structurally distinct (equal values need no merging:
     # their representations in the field come out equal anyway)
+    _check_degrees(distinct)
     minpoly, generator_sym, reps = _primitive(distinct)
+    if minpoly.degree() > MAX_FIELD_DEGREE:
+        raise LimitError(f"the entries generate a number field of degree {minpoly.degree()}, above the limit "
+                         f"{MAX_FIELD_DEGREE} (use --backend interval)")
     generator = _grammar(generator_sym)
     lo, hi = _isolate(minpoly, generator)
     _, _, fmpz_poly = _poly_types()
@@ -383,6 +411,27 @@ def field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> t
     for i, number in enumerate(numbers):
         elements.append(rep_of[exprs[i]] if i in exprs else field.element(rational.get(i, _fraction(number))))
     return field, elements
+
+
+def _check_degrees(distinct: list) -> None:
+    """Refuse before the primitive element: an entry of degree above :data:`MAX_ENTRY_DEGREE`, or entries whose
+    degrees multiply past :data:`MAX_FIELD_DEGREE` squared (an upper bound of the field's degree)."""
+    import sympy
+
+    x = sympy.Symbol("x")
+    degrees = {}
+    for value in distinct:
+        degree = sympy.degree(sympy.minimal_polynomial(value, x), x)
+        if degree > MAX_ENTRY_DEGREE:
+            raise LimitError(f"{sympy.sstr(value)} is algebraic of degree {degree}, above the limit "
+                             f"{MAX_ENTRY_DEGREE} (use --backend interval)")
+        degrees[value] = degree
+    bound = 1
+    for radical in {r for v in distinct for r in v.atoms(sympy.Pow) if r.exp.is_Rational and not r.exp.is_integer}:
+        bound *= radical.exp.q
+    if bound > MAX_FIELD_DEGREE ** 2:
+        raise LimitError(f"the entries' radicals generate a field of degree up to {bound}, above the limit "
+                         f"{MAX_FIELD_DEGREE} (use --backend interval)")
 
 
 def _primitive(distinct: list):

@@ -27,16 +27,16 @@ def field(name):
 
 
 def value_at(element, digits: int = 120) -> mpmath.mpf:
-    """``element`` evaluated from its coefficients and a 400-bit enclosure of θ (mpmath, independent code)."""
+    """``element`` evaluated from its coefficients and a 1600-bit enclosure of θ (mpmath, independent code)."""
     from dynamics.numbers import interval_precision
 
     if element.field.degree <= 1:
         value = element.to_fraction()
         return mpmath.mpf(value.numerator) / value.denominator
     gen = parse_number(element.field.generator)
-    with interval_precision(400):
+    with interval_precision(1600):
         box = gen.interval()
-    with mpmath.workprec(400):
+    with mpmath.workprec(1600):  # the near-tie test's gaps reach 10^-120: 480 digits leave a wide margin
         theta = (mpmath.mpf(box.a) + mpmath.mpf(box.b)) / 2
         return sum(mpmath.mpf(c.numerator) / c.denominator * theta ** i for i, c in enumerate(element.coefficients()))
 
@@ -92,11 +92,11 @@ def test_near_ties_with_close_rationals_are_decided_exactly(element, digits):
     """``x − p/q`` for the best rational approximations of ``x``: values as small as 10^-120."""
     if element.is_rational():
         return
-    with mpmath.workprec(500):
+    with mpmath.workprec(1600):
         x = value_at(element)
         p, q = _convergent(x, digits)
     gap = element - Fraction(p, q)
-    with mpmath.workprec(500):
+    with mpmath.workprec(1600):
         expected = 1 if x - mpmath.mpf(p) / q > 0 else -1
     assert gap.sign() == expected
     assert (element < Fraction(p, q)) == (expected < 0)
@@ -138,3 +138,14 @@ def test_an_element_prints_in_the_input_grammar_and_reads_back_as_itself(element
     _, (again,) = field_of([back])
     with mpmath.workprec(300):
         assert abs(value_at(again) - value_at(element)) <= mpmath.mpf(2) ** -250 * (1 + abs(value_at(element)))
+
+
+@pytest.mark.parametrize("text, fragment", [("cos(pi/120)", "degree up to 32"), ("2^(1/40)", "index 40"),
+                                            ("sin(pi/97)", "above the limit")])
+def test_entries_of_too_high_degree_are_refused_at_once(text, fragment):
+
+    from dynamics.errors import LimitError
+
+    with pytest.raises(LimitError, match=fragment) as info:
+        field_of([parse_number(text)], ["A[1][1]"])
+    assert str(info.value).startswith("A[1][1]: ") and "--backend interval" in str(info.value)
