@@ -33,7 +33,7 @@ from fractions import Fraction
 from typing import Sequence, Union
 
 from .errors import InputError, LimitError
-from .numbers import Expr, Number, format_fraction
+from .numbers import MAX_BITS, Expr, Number, format_fraction
 
 __all__ = ["RealField", "FieldElement", "field_of", "NotAlgebraicError", "MAX_SIGN_PRECISION", "MAX_ENTRY_DEGREE",
            "MAX_FIELD_DEGREE"]
@@ -264,17 +264,24 @@ class FieldElement:
         return [Fraction(int(c.p), int(c.q)) for c in self.poly.coeffs()]
 
     def __float__(self) -> float:
+        """The nearest float64 (about), or ``±inf`` beyond float64's range (for plots and printing only)."""
         from flint import arb, ctx
 
+        from .floats import approx_float
+
         if self.is_rational():
-            return float(self.to_fraction())
+            return approx_float(self.to_fraction())
         old = ctx.prec
         ctx.prec = 80
         try:
             while True:
                 value = _horner(self.poly, arb(self.field._lo).union(arb(self.field._hi)))
                 if value.rad() < abs(value.mid()) * 2.0 ** -60 or value.rad() == 0:
-                    return float(value.mid())
+                    mid = value.mid()
+                    try:
+                        return float(mid)
+                    except OverflowError:
+                        return float("inf") if mid > 0 else float("-inf")
                 self.field._refine(16)
         finally:
             ctx.prec = old
@@ -356,6 +363,22 @@ def _to_sympy(node: tuple):
 
 
 def field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> tuple[RealField, list[FieldElement]]:
+    """The real number field of a config's numbers, and each number as an element of it (see :func:`_field_of`).
+
+    SymPy can fail on inputs of the grammar in ways of its own (``(sqrt(2)+1)^4096``: coefficients of
+    thousands of digits); such a failure is a one-line :class:`NotAlgebraicError`, never a traceback.
+    """
+    try:
+        return _field_of(numbers, where)
+    except (InputError, LimitError):
+        raise
+    except Exception as exc:  # noqa: BLE001 (SymPy's many error types; the user needs one line)
+        text = " ".join(str(exc).split())[:120]
+        raise NotAlgebraicError(f"the config's irrational entries: SymPy could not build their number field "
+                                f"({type(exc).__name__}: {text}) (use --backend interval)") from None
+
+
+def _field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> tuple[RealField, list[FieldElement]]:
     """The real number field of a config's numbers, and each number as an element of it.
 
     Parameters
@@ -374,43 +397,109 @@ def field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> t
     import sympy
 
     where = list(where) if where is not None else [f"entry {i}" for i in range(len(numbers))]
-    exprs: dict[int, object] = {}
-    rational: dict[int, Fraction] = {}
+    atoms: dict[tuple, object] = {}  # irrational atoms (sqrt(…), x^(p/q), cos(…), …) as SymPy values
+    for i, number in enumerate(numbers):
+        if isinstance(number, Expr) and number.exact() is None:
+            for node in _atoms(number.tree):
+                if node in atoms:
+                    continue
+                try:
+                    value = _to_sympy(node)
+                except LimitError as exc:
+                    raise LimitError(f"{where[i]}: {number.source!r}: {exc}") from None
+                if not value.is_rational and (value.is_algebraic is not True or not value.is_real):
+                    kind = "not an algebraic number" if value.is_algebraic is False else \
+                        "not provably a real algebraic number"
+                    raise NotAlgebraicError(f"{where[i]}: {number.source!r} is {kind} (expected sqrt, integer roots, "
+                                            "+ - * / of rationals, or cos/sin of rational multiples of pi; use "
+                                            "--backend interval for other irrational numbers)")
+                atoms[node] = value
+    irrational = list(dict.fromkeys(v for v in atoms.values() if not v.is_rational))
+    if not irrational:
+        field = RealField(_poly_types()[2]([0, 1]), Fraction(0), Fraction(0), "0")
+    else:
+        _check_degrees(irrational)
+        minpoly, generator_sym, reps = _primitive(irrational)
+        if minpoly.degree() > MAX_FIELD_DEGREE:
+            raise LimitError(f"the entries generate a number field of degree {minpoly.degree()}, above the limit "
+                             f"{MAX_FIELD_DEGREE} (use --backend interval)")
+        generator = _grammar(generator_sym)
+        lo, hi = _isolate(minpoly, generator)
+        _, _, fmpz_poly = _poly_types()
+        field = RealField(fmpz_poly([int(c) for c in reversed(minpoly.all_coeffs())]), lo, hi, generator)
+    element_of = {value: field.element([Fraction(int(sympy.numer(c)), int(sympy.denom(c))) for c in reversed(rep)])
+                  for value, rep in zip(irrational, reps)} if irrational else {}
+    leaves = {node: (field.element(Fraction(int(v.p), int(v.q))) if v.is_rational else element_of[v])
+              for node, v in atoms.items()}
+    elements = []
     for i, number in enumerate(numbers):
         if isinstance(number, Expr) and number.exact() is None:
             try:
-                value = _to_sympy(number.tree)
+                elements.append(_evaluate(number.tree, field, leaves))
+            except ZeroDivisionError:
+                raise InputError(f"{where[i]}: {number.source!r} divides by zero (exactly)") from None
             except LimitError as exc:
                 raise LimitError(f"{where[i]}: {number.source!r}: {exc}") from None
-            if value.is_rational:  # an expression that is rational after all: cos(0), sqrt(4), (sqrt(2))^2
-                rational[i] = Fraction(int(value.p), int(value.q))
-                continue
-            if value.is_algebraic is not True or not value.is_real:
-                kind = "not an algebraic number" if value.is_algebraic is False else "not provably a real algebraic number"
-                raise NotAlgebraicError(f"{where[i]}: {number.source!r} is {kind} (expected sqrt, integer roots, "
-                                        "+ - * / of rationals, or cos/sin of rational multiples of pi; use "
-                                        "--backend interval for other irrational numbers)")
-            exprs[i] = value
-    if not exprs:
-        field = RealField(_poly_types()[2]([0, 1]), Fraction(0), Fraction(0), "0")
-        return field, [field.element(rational.get(i, _fraction(n))) for i, n in enumerate(numbers)]
-    distinct = list(dict.fromkeys(exprs.values()))  # structurally distinct (equal values need no merging:
-    # their representations in the field come out equal anyway)
-    _check_degrees(distinct)
-    minpoly, generator_sym, reps = _primitive(distinct)
-    if minpoly.degree() > MAX_FIELD_DEGREE:
-        raise LimitError(f"the entries generate a number field of degree {minpoly.degree()}, above the limit "
-                         f"{MAX_FIELD_DEGREE} (use --backend interval)")
-    generator = _grammar(generator_sym)
-    lo, hi = _isolate(minpoly, generator)
-    _, _, fmpz_poly = _poly_types()
-    field = RealField(fmpz_poly([int(c) for c in reversed(minpoly.all_coeffs())]), lo, hi, generator)
-    rep_of = {value: field.element([Fraction(int(sympy.numer(c)), int(sympy.denom(c))) for c in reversed(rep)])
-              for value, rep in zip(distinct, reps)}
-    elements = []
-    for i, number in enumerate(numbers):
-        elements.append(rep_of[exprs[i]] if i in exprs else field.element(rational.get(i, _fraction(number))))
+        else:
+            elements.append(field.element(_fraction(number)))
     return field, elements
+
+
+def _atoms(node: tuple):
+    """The irrational atoms of a tree: ``call`` nodes, constants, and powers with a non-integer exponent
+    (everything else is ``+ − × ÷`` and integer powers, done in the field)."""
+    kind = node[0]
+    if kind == "num":
+        return
+    if kind in ("call", "const") or (kind == "pow" and not _integer_exponent(node[2])):
+        yield node
+        return
+    for child in node[1:]:
+        if isinstance(child, tuple):
+            yield from _atoms(child)
+
+
+def _integer_exponent(node: tuple) -> bool:
+    """True if an exponent's tree is an exact integer."""
+    from .numbers import _exact
+
+    try:
+        value = _exact(node)
+    except Exception:  # noqa: BLE001 (an exponent that cannot be evaluated exactly is not an integer one)
+        return False
+    return value is not None and value.denominator == 1
+
+
+def _evaluate(node: tuple, field: RealField, leaves: dict) -> FieldElement:
+    """The value of a tree in ``field``: atoms from ``leaves``, the rest by exact field arithmetic."""
+    from .numbers import _exact
+
+    if node in leaves:
+        return leaves[node]
+    kind = node[0]
+    if kind == "num":
+        return field.element(node[1])
+    if kind == "neg":
+        return -_evaluate(node[1], field, leaves)
+    if kind == "pow":  # an integer exponent (the others are atoms), bounded by the grammar's MAX_EXPONENT
+        base, exponent = _evaluate(node[1], field, leaves), int(_exact(node[2]))
+        size = max((max(int(c.p).bit_length(), int(c.q).bit_length()) for c in base.poly.coeffs()), default=1)
+        height = max((int(c.p).bit_length() for c in field.minpoly.coeffs()), default=1) + field.degree
+        if abs(exponent) * (size + height) > MAX_BITS:  # refused before the work, as rationals are
+            raise LimitError(f"a power with exponent {exponent} of a {size}-bit number-field element would pass "
+                             f"{MAX_BITS} bits")
+        if exponent < 0:
+            base, exponent = base.inverse(), -exponent
+        result, square = field.element(1), base
+        while exponent:
+            if exponent & 1:
+                result = result * square
+            exponent >>= 1
+            if exponent:
+                square = square * square
+        return result
+    a, b = _evaluate(node[1], field, leaves), _evaluate(node[2], field, leaves)
+    return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b}[kind]()
 
 
 def _check_degrees(distinct: list) -> None:

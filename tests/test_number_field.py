@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamics.number_field import NotAlgebraicError, field_of
+from fuzzing import GRAMMAR  # the expression grammar's own fuzzing strategy (tests/fuzzing.py)
 from dynamics.numbers import parse_number
 
 #: Fields of the issue's configurations: quadratic, the pentagon's, a cubic, and a biquadratic one.
@@ -149,3 +150,37 @@ def test_entries_of_too_high_degree_are_refused_at_once(text, fragment):
     with pytest.raises(LimitError, match=fragment) as info:
         field_of([parse_number(text)], ["A[1][1]"])
     assert str(info.value).startswith("A[1][1]: ") and "--backend interval" in str(info.value)
+
+
+def test_entries_of_any_magnitude_are_exact_field_elements():
+    _, (big, small, root) = field_of([parse_number("2^300*sqrt(3)"), parse_number("2^(-1100)*sqrt(3)"),
+                                      parse_number("sqrt(3)")])
+    assert big == root * 2 ** 300 and small * 2 ** 1100 == root and (big * big).to_fraction() == 3 * 2 ** 600
+    assert float(small) == 0.0 and float(big * 2 ** 800) == float("inf")  # floats saturate; the elements are exact
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["sqrt(2)", "cos(2*pi/5)", "2^(1/3)", "(1+sqrt(5))/2", "tan(pi/8)"]),
+                min_size=1, max_size=3) | st.lists(GRAMMAR, min_size=1, max_size=2))
+def test_any_expression_gives_a_field_or_a_one_line_error(texts):
+    from dynamics.errors import UserError
+
+    numbers = []
+    for text in texts:
+        try:
+            numbers.append(parse_number(text))
+        except UserError:
+            return
+    try:
+        field, elements = field_of(numbers)
+    except UserError as exc:
+        assert "\n" not in str(exc)
+        return
+    for number, element in zip(numbers, elements):  # each element lies in its expression's enclosure
+        if isinstance(number, Fraction):
+            assert element == number
+            continue
+        box = number.interval()
+        value = float(element)
+        if abs(value) < 1e300:
+            assert float(box.a) - 1e-9 * (1 + abs(value)) <= value <= float(box.b) + 1e-9 * (1 + abs(value))
