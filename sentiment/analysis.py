@@ -36,7 +36,7 @@ from .model import ClusteringClassifier
 from .text import Preprocessor, Vocabulary
 from .train import accuracy, load_model, predict_logits
 
-__all__ = ["evaluate", "leaders_report", "plots", "exact_crosscheck", "test_set"]
+__all__ = ["evaluate", "leaders_report", "plots", "leader_words_figure", "exact_crosscheck", "test_set"]
 
 
 def test_set(meta: dict, data_dir: str | None, limit: int | None):
@@ -150,6 +150,31 @@ def leader_lift(as_leader: Counter, in_reviews: Counter, top: int = 20,
     return [[w, round(lift, 4), lead, n] for w, lift, lead, n in ranked[:top]]
 
 
+def leader_words_figure(by_lift: dict[str, list], title: str):
+    """The bar chart of leader words by lift (:func:`leader_lift`) for the negative and positive sides, the
+    raw counts beside each bar, and the definition of lift once under both panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
+    for ax, side, color in zip(axes, ("negative", "positive"), ("tab:red", "tab:green")):
+        top = by_lift.get(side, [])[:15][::-1]
+        bars = ax.barh([w for w, *_ in top], [lift for _, lift, *_ in top], color=color)
+        for bar, (_, _, lead, n) in zip(bars, top):  # the raw counts beside each bar
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {lead}/{n}", va="center", fontsize=7)
+        ax.set_xlim(0, 1.2 * max([lift for _, lift, *_ in top] + [1.0]))
+        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_title(f"{title}: leader words of confident {side} reviews,\nby lift", fontsize=9)
+        ax.set_xlabel("lift", fontsize=8)
+    fig.text(0.5, 0.005, "lift = share among leader words ÷ share among review words (1, dashed: as often as an "
+                         "average word)\nlabels: reviews where the word leads / reviews that contain it (words in "
+                         f"≥ {MIN_LIFT_SUPPORT} reviews)", ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
 def plots(args) -> dict:
     """Write the leader-word bar chart, and for d = 2 the token trajectory of one review."""
     import matplotlib
@@ -168,18 +193,7 @@ def plots(args) -> dict:
     report = leaders_report(args)
     os.makedirs(args.output_dir, exist_ok=True)
     written = []
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
-    for ax, side, color in zip(axes, ("negative", "positive"), ("tab:red", "tab:green")):
-        top = report["top_leader_words_by_lift"][side][:15][::-1]
-        bars = ax.barh([w for w, *_ in top], [lift for _, lift, *_ in top], color=color)
-        for bar, (_, _, lead, n) in zip(bars, top):  # the raw counts beside each bar
-            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {lead}/{n}", va="center", fontsize=7)
-        ax.set_xlim(0, 1.2 * max([lift for _, lift, *_ in top] + [1.0]))
-        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-        ax.set_title(f"confident {side} reviews ({describe(key)}): leader words by lift", fontsize=9)
-        ax.set_xlabel("lift = share among leader words ÷ share among review words (1: as often as an average word)\n"
-                      f"labels: reviews where it leads / reviews that contain it (words in ≥ {MIN_LIFT_SUPPORT})",
-                      fontsize=8)
+    fig = leader_words_figure(report["top_leader_words_by_lift"], describe(key))
     path = os.path.join(args.output_dir, f"leader_words_{file_tag(key)}.png")
     _save(fig, path)
     written.append(path)

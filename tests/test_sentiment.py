@@ -373,3 +373,19 @@ def test_records_are_kept_per_d_protocol_and_recipe_with_the_command_behind_each
     assert "| 16 (paper protocol, validated recipe) | 50.0 |" in table  # the leaders table names the record
     assert file_tag(record_key(runs[0])) == "d16" and file_tag(record_key(runs[1])) == "d16_paper-protocol"
     assert file_tag((16, "paper", "paper")) == "d16_paper-protocol_paper-recipe"
+
+
+def test_the_leader_word_chart_has_no_overlapping_labels():
+    import matplotlib.pyplot as plt
+
+    from sentiment.analysis import leader_words_figure
+    from verify.plots import text_overlaps
+
+    words = ["<UNK>", "movie", "extraordinarily", "not", "film", "disappointing", "a" * 18] * 3
+    by_lift = {side: [[w + str(i), 12.0 - i / 10, 4000 - i, 4000] for i, w in enumerate(words[:20])]
+               for side in ("negative", "positive")}
+    fig = leader_words_figure(by_lift, "d = 16 (paper protocol, validated recipe)")
+    try:
+        assert text_overlaps(fig) == []
+    finally:
+        plt.close(fig)
