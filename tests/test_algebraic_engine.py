@@ -83,3 +83,12 @@ def test_a_transcendental_entry_is_refused_pointing_to_the_interval_backend():
     with pytest.raises(NotAlgebraicError, match="--backend interval"):
         simulate(config, 3, backend="algebraic")
     assert parse_number("cos(2*pi/5)") is not None
+
+
+def test_plot_draws_an_algebraic_run(tmp_path, examples_dir):
+    from verify.__main__ import main
+
+    out = tmp_path / "pentagon.png"
+    assert main(["plot", str(examples_dir / "pentagon.json"), "--steps", "6", "--backend", "algebraic",
+                 "--output", str(out)]) == 0
+    assert out.stat().st_size > 10_000

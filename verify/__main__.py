@@ -89,8 +89,9 @@ def build_parser(prog: str = PROG) -> Parser:
     pl.add_argument("--steps", type=non_negative_int, default=20, help="layers K to run and draw (default 20)")
     pl.add_argument("--output", metavar="FILE", required=True,
                     help="the figure: .png, .svg or .pdf (with --animate: .gif, or .mp4 where ffmpeg is installed)")
-    pl.add_argument("--backend", choices=("exact", "certified", "float"), default="certified",
-                    help="whose run to draw (default certified: the exact dynamics, drawn from its exact states)")
+    pl.add_argument("--backend", choices=("exact", "certified", "algebraic", "float"), default="certified",
+                    help="whose run to draw (default certified: the exact dynamics, drawn from its exact states; "
+                         "algebraic: exact for sqrt(2), cos(2*pi/5), …)")
     pl.add_argument("--panels", type=positive_int, default=4,
                     help="panels at evenly spread layers for d ≥ 2 (default 4; ignored with --at or d = 1)")
     pl.add_argument("--at", metavar="K,K,…", default=None, help="draw these layers, e.g. 0,1,5,20")
@@ -388,6 +389,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
 def _plot(args) -> int:
     """``plot``: run the config, compute its certified limit when there is one, draw (verify.plots)."""
     from dynamics.cli import check_output_path
+    from dynamics.trajectory import state_to_float
 
     from .plots import ANIMATION_FORMATS, FIGURE_FORMATS, RunPicture, animate, save_figure, trajectory_figure
 
@@ -407,10 +409,11 @@ def _plot(args) -> int:
         if not at or at[0] < 0 or at[-1] > args.steps:
             raise InputError(f"--at: {args.at!r} (expected layers between 0 and --steps {args.steps})")
     config = load_config(args.config, max_bytes=args.max_config_size)
-    if args.backend != "float":
-        config.require_rational(f"plot --backend {args.backend} (--backend float draws irrational configs)")
+    if args.backend not in ("float", "algebraic"):
+        config.require_rational(f"plot --backend {args.backend} (--backend algebraic draws algebraic configs "
+                                "exactly)")
     traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory)
-    states = [s if isinstance(s, np.ndarray) else s.to_numpy() for s in traj.states]
+    states = [state_to_float(s) for s in traj.states]
     limit, limit_note = None, "not asked for"
     if not args.no_limit:
         if not config.is_rational:
