@@ -92,3 +92,21 @@ def test_plot_draws_an_algebraic_run(tmp_path, examples_dir):
     assert main(["plot", str(examples_dir / "pentagon.json"), "--steps", "6", "--backend", "algebraic",
                  "--output", str(out)]) == 0
     assert out.stat().st_size > 10_000
+
+
+def test_the_reports_symmetric_section_shows_the_ties_only_the_algebraic_engine_follows():
+    from verify.report import sections
+    from verify.report.render import render_markdown
+
+    items = sections.run_symmetric(sections.QUICK, seed=0, workers=1)
+    assert [i["name"] for i in items] == [name for name, *_ in sections.SYMMETRIC]
+    for item in items:
+        assert item["tie_every_step"] and item["on_axis"] and len(item["exact_follow"]) == sections.SYMMETRIC_STEPS + 1
+        assert item["interval"]["complete"] is False and item["interval"]["undecided_rows"] == [item["tied"]]
+    turned = items[-1]
+    assert turned["float64"]["first_wrong_step"] is not None  # float64 loses a tie its rounding does not mirror
+    assert all(i["float64"]["first_wrong_step"] is None for i in items[:3])  # axis-aligned symmetries survive
+    doc = {"command": "x", "budget": {"name": "quick"}, "seed": 0, "symmetric": items, "timings_s": {},
+           "environment": {"python": "3", "platform": "p", "cpu_count": 2, "packages": {}, "cuda": False}}
+    text = render_markdown(doc)
+    assert "## Exact ties under irrational symmetries" in text and "loses it at step" in text

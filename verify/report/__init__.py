@@ -52,6 +52,7 @@ COMPUTED = {
     "limits": sections.run_limits,
     "floats": sections.run_floats,
     "crosscheck": sections.run_crosscheck,
+    "symmetric": sections.run_symmetric,
 }
 INCLUDED = {"long_hunts": "hunts", "benchmarks": "benchmarks.json",
             "sentiment": os.path.join("sentiment", "results.json")}

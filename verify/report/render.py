@@ -49,7 +49,8 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
 
     from dynamics import config_from_dict, simulate
 
-    from .figures import counterexample_figure, deviation_plot, token_panels
+    from ..plots import RunPicture, trajectory_figure
+    from .figures import counterexample_figure, deviation_plot, png_bytes, token_panels
     from .sections import FIGURE2_STEPS
 
     figures: dict[str, bytes] = {}
@@ -72,6 +73,11 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
             if png is not None:
                 figures[f"lemma-{h['claim']}.png"] = png
                 break
+    for item in doc.get("symmetric") or []:
+        picture = RunPicture(states=[np.array(x) for x in item["states"]], leaders=item["leaders"],
+                             follow=item.get("follow"), title=f"{item['name']}: exact over {item['field']} (token {item['tied']} ties "
+                                   f"{item['exact_follow'][0]} at every step)")
+        figures[_symmetric_figure(item)] = png_bytes(trajectory_figure(picture, steps=(0, 1, 5, item["steps"])))
     sentiment_dir = doc.get("sentiment_figures_dir")
     if doc.get("sentiment") and sentiment_dir and os.path.isdir(sentiment_dir):
         for file in sorted(os.listdir(sentiment_dir)):
@@ -83,6 +89,48 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
         figures["crosscheck-deviation.png"] = deviation_plot(
             series, "largest float-vs-exact deviation over the batch, per step")
     return figures
+
+
+def _symmetric_figure(item: dict[str, Any]) -> str:
+    """The file name of a symmetric configuration's figure."""
+    return "symmetric-" + re.sub(r"[^a-z0-9]+", "-", item["name"].lower()).strip("-") + ".png"
+
+
+def _symmetric(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
+    items = doc["symmetric"]
+    lines = [
+        "## Exact ties under irrational symmetries (the algebraic engine)",
+        "",
+        "Configurations symmetric under a rotation or reflection with irrational coordinates, A = I. One token "
+        "sits on a symmetry axis, so its scores against two distinct leaders tie exactly. `--backend algebraic` "
+        "runs them in their number field and decides every comparison exactly. The interval engine cannot "
+        "separate the tie and stops, undecided. float64 is run on the same configuration with each entry "
+        "rounded to the nearest double. It keeps the tie only while the symmetry maps doubles to doubles "
+        "(an axis along a coordinate axis); turned by 36°, it loses the tie.",
+        "",
+        "| configuration | field (degree) | token | exact: follows at every step | stays on its axis | interval engine "
+        "| float64 (entries rounded) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for item in items:
+        pairs = sorted({tuple(f) for f in item["exact_follow"]})
+        follows = ", ".join(str(list(p)) for p in pairs) + (" (a tie)" if item["tie_every_step"] else "")
+        iv = item["interval"]
+        interval = (f"undecided at step {iv['undecided_step']} (rows {iv['undecided_rows']}, {iv['prec']} bits)"
+                    if not iv["complete"] else "decided every step")
+        f64 = item["float64"]
+        floats = ("keeps the tie" if f64["first_wrong_step"] is None else
+                  f"loses it at step {f64['first_wrong_step']} ({f64['wrong_steps']} of {item['steps'] + 1} "
+                  f"steps wrong; follows {f64['follow'][-1]})")
+        lines.append(f"| {item['name']} | `{item['field']}` ({item['degree']}) | {item['tied']} | {follows}, "
+                     f"{item['steps']} steps | {'yes, exactly' if item['on_axis'] else 'no'} | {interval} | {floats} |")
+    lines.append("")
+    for item in items:
+        name = _symmetric_figure(item)
+        if name in figures:
+            lines += [f"![{item['name']}](figures/{name})", "",
+                      f"*`figures/{name}`: `python -m verify report --sections symmetric`*", ""]
+    return lines
 
 
 def _counterexample_png(h: dict[str, Any], title: str) -> bytes | None:
@@ -361,6 +409,16 @@ def findings(doc: dict[str, Any]) -> list[str]:
                 out.append(f"{dtype} trajectories, judged exactly, break " + ", ".join(parts) + " runs.")
             else:
                 out.append(f"{dtype} trajectories broke no claim in {runs} runs.")
+    if doc.get("symmetric"):
+        items = doc["symmetric"]
+        kept = [i["name"] for i in items if i["tie_every_step"]]
+        lost = [f"{i['name']} (step {i['float64']['first_wrong_step']})" for i in items
+                if i["float64"]["first_wrong_step"] is not None]
+        out.append(f"Exact ties under irrational symmetries: the algebraic engine follows the tie of "
+                   f"{len(kept)}/{len(items)} configurations ({', '.join(kept)}) for every one of "
+                   f"{items[0]['steps']} steps; the interval engine stops undecided on "
+                   f"{sum(not i['interval']['complete'] for i in items)}; float64 with rounded entries loses it in "
+                   + (", ".join(lost) if lost else "none") + ".")
     if doc.get("sentiment"):
         from sentiment.results import PAPER, record_key
 
@@ -587,6 +645,8 @@ def render_markdown(doc: dict[str, Any], figures: dict[str, bytes] | None = None
         lines += _floats(doc)
     if "crosscheck" in doc:
         lines += _crosscheck(doc, figures)
+    if doc.get("symmetric"):
+        lines += _symmetric(doc, figures)
     if "long_hunts" in doc:
         lines += _long_hunts(doc)
     if "benchmarks" in doc:

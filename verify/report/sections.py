@@ -7,6 +7,8 @@ lemmas   the user's lemmas (``--lemmas FILE``): a hunt per lemma × matrix class
 limits   certified-limit statistics on seeded random configurations (SPEC §4, P5).
 floats   the claims checked exactly on float32/float64 trajectories: how often and how
          much rounding breaks them.
+symmetric  configurations symmetric under irrational rotations, whose exact ties only the
+         algebraic engine follows.
 """
 
 from __future__ import annotations
@@ -283,6 +285,60 @@ def run_figure2(budget: Budget, seed: int, workers: int, progress=None) -> list[
     return out
 
 
+#: Configurations symmetric under an irrational rotation or reflection, each with one token whose scores tie
+#: exactly between two distinct leaders at every step (A = I): (name, tokens, α, the tied token).
+SYMMETRIC = (
+    ("square rotated by 45°", [["sqrt(2)/2", "sqrt(2)/2"], ["-sqrt(2)/2", "sqrt(2)/2"], ["-sqrt(2)/2", "-sqrt(2)/2"],
+                               ["sqrt(2)/2", "-sqrt(2)/2"], ["1/3", "0"]], "1", 4),
+    ("regular pentagon", [["1", "0"], ["cos(2*pi/5)", "sin(2*pi/5)"], ["cos(4*pi/5)", "sin(4*pi/5)"],
+                          ["cos(4*pi/5)", "-sin(4*pi/5)"], ["cos(2*pi/5)", "-sin(2*pi/5)"], ["-1/2", "0"]], "1/2", 5),
+    ("equilateral triangle", [["1", "0"], ["-1/2", "sqrt(3)/2"], ["-1/2", "-sqrt(3)/2"], ["-1/5", "0"]], "1/3", 3),
+    ("regular pentagon turned by 36°", [[f"cos({k}*pi/5)", f"sin({k}*pi/5)"] for k in (1, 3, 5, 7, 9)]
+     + [["-cos(pi/5)/2", "-sin(pi/5)/2"]], "1/2", 5),
+)
+#: Steps of each symmetric run.
+SYMMETRIC_STEPS = 30
+
+
+def run_symmetric(budget: Budget, seed: int, workers: int, progress=None) -> list[dict[str, Any]]:
+    """The :data:`SYMMETRIC` configurations three ways: exactly over their number field (the algebraic
+    engine), with intervals, and in float64 with each entry rounded to the nearest double."""
+    from dynamics import config_from_dict
+    from dynamics.trajectory import state_to_float
+
+    out = []
+    for name, tokens, alpha, tied in SYMMETRIC:
+        config = config_from_dict({"name": name, "tokens": tokens, "alpha": alpha})
+        exact = simulate(config, SYMMETRIC_STEPS, backend="algebraic")
+        interval = simulate(config, SYMMETRIC_STEPS, backend="interval")
+        rounded = config_from_dict({"tokens": [[float(x) for x in row] for row in exact.states[0]],
+                                    "alpha": alpha})  # the same config with float64 entries, read exactly
+        floats = simulate(rounded, SYMMETRIC_STEPS, backend="float", dtype="float64")
+        exact_follow = [list(f[tied]) for f in exact.follow]
+        float_follow = [list(f[tied]) for f in floats.follow]
+        differs = [k for k, (a, b) in enumerate(zip(exact_follow, float_follow)) if a != b]
+        undecided = interval.info.get("undecided")
+        out.append({
+            "name": name, "config": config.to_dict(), "tied": tied, "steps": SYMMETRIC_STEPS,
+            "field": exact.info["field"], "degree": exact.info["degree"],
+            "exact_follow": exact_follow, "leaders": [list(l) for l in exact.leaders],
+            "follow": [[list(c) for c in f] for f in exact.follow],
+            "tie_every_step": all(len(f) >= 2 for f in exact_follow),
+            # the tied token stays on its line through the origin: z × z⁰ = 0 exactly at every step
+            "on_axis": all(s[tied][0] * exact.states[0][tied][1] - s[tied][1] * exact.states[0][tied][0] == 0
+                           for s in exact.states),
+            "states": [state_to_float(s).tolist() for s in exact.states],
+            "interval": {"complete": bool(interval.info.get("complete", True)),
+                         "undecided_step": undecided["step"] if undecided else None,
+                         "undecided_rows": undecided["rows"] if undecided else [], "prec": interval.info.get("prec")},
+            "float64": {"follow": float_follow[:3], "first_wrong_step": differs[0] if differs else None,
+                        "wrong_steps": len(differs)},
+        })
+        if progress:
+            progress()
+    return out
+
+
 TASKS = {
     "figure2": lambda budget: 4,
     "hunts": lambda budget: len(hunt_tasks(budget)),
@@ -290,5 +346,6 @@ TASKS = {
     "limits": lambda budget: len(LIMIT_FAMILIES),
     "floats": lambda budget: 2 * len(FLOAT_FAMILIES),
     "crosscheck": lambda budget: 2 * len(CROSS_FAMILIES) + 1,
+    "symmetric": lambda budget: len(SYMMETRIC),
 }
 """How many progress ticks each section makes (for the report's progress bar)."""
