@@ -46,3 +46,36 @@ def test_figures_of_runs_have_no_overlapping_labels(picture):
         assert text_overlaps(fig) == []
     finally:
         plt.close(fig)
+
+
+def test_arrows_point_where_the_layer_pulls_with_several_heads_and_value_matrices():
+    """Arrow target = Σ_h α_h V_h mean(C^h_i) / Σ_h α_h, computed here from the exact follow sets per head."""
+    from fractions import Fraction
+
+    from dynamics import config_from_dict, simulate
+    from verify.plots import _pull_targets, pull_weights_of
+
+    config = config_from_dict({"tokens": [["1", "0", "0"], ["0", "1", "0"], ["0", "0", "1"], ["1/2", "1/2", "1/2"]],
+                               "heads": [{"A": [["3", "0", "0"], ["0", "1", "0"], ["0", "0", "1"]], "alpha": "1"},
+                                         {"A": [["1", "0", "0"], ["0", "3", "0"], ["0", "0", "1"]], "alpha": "1/2",
+                                          "V": [["0", "1", "0"], ["1", "0", "0"], ["0", "0", "1"]]}]})
+    run = simulate(config, 3, backend="exact")
+    weights = pull_weights_of(config, 3)
+    assert weights == [1.5, 1.5, 1.5]
+    picture = RunPicture(states=[s.to_numpy() for s in run.states], leaders=run.leaders, follow=run.follow,
+                         pull_weights=weights)
+    states = [s.fractions() for s in run.states]
+    for k in range(3):
+        target = _pull_targets(picture, list(picture.states), k)
+        for i in range(config.n):
+            pull = [Fraction(0)] * config.d
+            for head, follow in zip(config.heads, run.follow_by_head[k]):
+                mean = [sum(states[k][j][t] for j in follow[i]) / len(follow[i]) for t in range(config.d)]
+                V = head.value_matrix
+                moved = [sum(V[r][t] * mean[t] for t in range(config.d)) for r in range(config.d)]
+                pull = [p + head.alpha * m for p, m in zip(pull, moved)]
+            expected = [float(p / Fraction(3, 2)) for p in pull]
+            assert np.allclose(target[i], expected, atol=1e-12), (k, i)
+    assert _pull_targets(picture, list(picture.states), 3) is None  # no next layer drawn: no arrow
+    one_head = config_from_dict({"tokens": [["1", "0"], ["0", "1"]], "alpha": "1/2"})
+    assert pull_weights_of(one_head, 5) is None  # the paper's model: the follow-set means are the pull points

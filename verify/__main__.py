@@ -62,7 +62,9 @@ def build_parser(prog: str = PROG) -> Parser:
 
     c = sub.add_parser("check", help="check every claim on one config", **_epilog(strict=True))
     c.add_argument("config", help="JSON config file (SPEC §5)")
-    c.add_argument("--steps", type=positive_int, default=30, help="steps to check P1–P4, D1–D3 (default 30)")
+    c.add_argument("--steps", type=non_negative_int, default=None,
+                   help="steps to check P1–P4, D1–D3 (default: the config's \"steps\" field, as a saved "
+                        "counterexample has, else 30; 0 checks Z⁰ alone)")
     c.add_argument("--limit-steps", type=positive_int, default=200, help="step budget of the certified limit (P5)")
     c.add_argument("--backend", choices=("exact", "float", "torch"), default="exact",
                    help="whose trajectory to judge (default exact); float ones are judged exactly")
@@ -176,6 +178,8 @@ def _check(args) -> int:
         options = {"dtype": args.dtype or ("float64" if args.backend == "float" else "float32")}
         if args.backend == "torch":
             options["device"] = args.device
+    if args.steps is None:
+        args.steps = config.steps if config.steps is not None else 30
     start = time.perf_counter()
     traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory, **options)
     finite = [item.name for item in lemmas if item.kind == "finite"]
@@ -199,7 +203,7 @@ def _check(args) -> int:
     if args.json:
         sys.stdout.write(dump_json(document))
     else:
-        print(f"{args.config}: {args.backend} trajectory, {args.steps} steps, "
+        print(f"{args.config}: {args.backend} trajectory, {args.steps} step{'s' if args.steps != 1 else ''}, "
               f"hypothesis H {'holds' if document['H'] else 'does not hold'}, {elapsed:.2f} s")
         for c, v in ordered.items():
             status = {True: "holds", False: "FAILS", None: "n/a"}[v.holds]
@@ -391,7 +395,8 @@ def _plot(args) -> int:
     from dynamics.cli import check_output_path
     from dynamics.trajectory import state_to_float
 
-    from .plots import ANIMATION_FORMATS, FIGURE_FORMATS, RunPicture, animate, save_figure, trajectory_figure
+    from .plots import (ANIMATION_FORMATS, FIGURE_FORMATS, RunPicture, animate, pull_weights_of, save_figure,
+                        trajectory_figure)
 
     fmt = os.path.splitext(args.output)[1].lower().lstrip(".")
     allowed = ANIMATION_FORMATS if args.animate else FIGURE_FORMATS
@@ -431,7 +436,7 @@ def _plot(args) -> int:
                     limit_note = f"not certified: {result.reason}"
     title = args.title or config.name or os.path.basename(args.config)
     picture = RunPicture(states=states, leaders=traj.leaders, follow=traj.follow, limit=limit,
-                         title=f"{title}: {traj.backend}, n = {config.n}, d = {config.d}, {args.steps} layers")
+                         pull_weights=pull_weights_of(config, args.steps), title=f"{title}: {traj.backend}, n = {config.n}, d = {config.d}, {args.steps} layers")
     if args.animate:
         animate(picture, args.output, fps=args.fps)
     else:

@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 from dynamics.errors import InputError  # noqa: E402
 
 __all__ = ["RunPicture", "trajectory_figure", "save_figure", "animate", "figure_bytes", "panel_steps",
-           "text_overlaps", "FIGURE_FORMATS", "ANIMATION_FORMATS"]
+           "text_overlaps", "pull_weights_of", "FIGURE_FORMATS", "ANIMATION_FORMATS"]
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 ANIMATION_FORMATS = ("gif", "mp4")
@@ -67,6 +67,13 @@ class RunPicture:
         The certified limit ``n × d`` (each token's limit point), or ``None``.
     title
         The figure's title.
+    pull_weights
+        ``s_k = Σ_h α_h`` of each layer ``k``, for models other than the paper's (several heads, value
+        matrices): the arrow at step ``k < K`` then points to the point layer ``k`` pulls each token
+        toward, ``p_i = (z_i^{k+1}(1 + s_k) − z_i^k) / s_k = Σ_h α_h V_h mean(C^h_i) / s_k`` (an affine
+        combination, so it is drawn in any projection), and there is none at ``K``. Without it the
+        arrows point to the mean of the (union) follow set, which is that point for one head with
+        ``V = I`` (:func:`pull_weights_of` says which applies).
     """
 
     states: Sequence[np.ndarray]
@@ -74,6 +81,7 @@ class RunPicture:
     follow: Sequence[Sequence[Sequence[int]]] | None = None
     limit: np.ndarray | None = None
     title: str = ""
+    pull_weights: Sequence[float] | None = None
 
     def coordinates(self) -> tuple[list[np.ndarray], np.ndarray | None, str, list[str]]:
         """The states (and limit) in the coordinates drawn, a caption note, and the axis labels.
@@ -204,9 +212,30 @@ def _legend(ax, fontsize: float) -> None:
         ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
 
 
-def _pull_targets(Z: np.ndarray, follow_k: Sequence[Sequence[int]]) -> np.ndarray:
-    """The mean of each token's follow set (where its layer pulls it)."""
-    return np.array([Z[list(f)].mean(axis=0) for f in follow_k])
+def _pull_targets(picture: RunPicture, states: list[np.ndarray], k: int) -> np.ndarray | None:
+    """Where layer ``k`` pulls each token of ``Z^k`` (see :class:`RunPicture`), or ``None`` (no arrows)."""
+    if picture.pull_weights is not None:
+        if k + 1 >= len(states) or k >= len(picture.pull_weights) or picture.pull_weights[k] == 0:
+            return None
+        s = picture.pull_weights[k]
+        return (states[k + 1] * (1 + s) - states[k]) / s
+    if picture.follow is None or k >= len(picture.follow):
+        return None
+    return np.array([states[k][list(f)].mean(axis=0) for f in picture.follow[k]])
+
+
+def pull_weights_of(config, steps: int) -> list[float] | None:
+    """:attr:`RunPicture.pull_weights` of a run of ``config``: ``None`` for the paper's model (one head,
+    ``V = I``, in every layer: the follow-set means are the pull points), else ``Σ_h α_h`` per layer."""
+    if all(len(heads) == 1 for heads in config.schedule) and config.identity_values:
+        return None
+
+    def value(alpha) -> float:
+        from fractions import Fraction
+
+        return float(alpha) if isinstance(alpha, Fraction) else float(alpha.interval().mid)
+
+    return [sum(value(h.alpha) for h in config.heads_at(k)) for k in range(steps)]
 
 
 def _draw_plane(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndarray | None, k: int,
@@ -223,13 +252,14 @@ def _draw_plane(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
         ax.plot(trail[:, i, 0], trail[:, i, 1], color="grey", lw=0.7, alpha=0.6, zorder=1)
     lead = sorted(set(picture.leaders[k])) if k < len(picture.leaders) else []
     others = [i for i in range(Z.shape[0]) if i not in set(lead)]
-    if picture.follow is not None and k < len(picture.follow) and others:
-        target = _pull_targets(Z, picture.follow[k])
+    target = _pull_targets(picture, states, k) if others else None
+    if target is not None:
         for i in others:
             if np.any(target[i] != Z[i]):
                 ax.annotate("", xy=target[i], xytext=Z[i], zorder=2,
                             arrowprops={"arrowstyle": "->", "color": "tab:green", "lw": 0.9, "alpha": 0.8})
-        ax.plot([], [], color="tab:green", lw=0.9, label="pulled toward (follow-set mean)")
+        ax.plot([], [], color="tab:green", lw=0.9, label="pulled toward (follow-set mean)" if
+                picture.pull_weights is None else "pulled toward (α-weighted, V applied)")
     ax.scatter(Z[others, 0], Z[others, 1], s=18, color=FOLLOWER, zorder=3, label="follower")
     if lead:
         ax.scatter(Z[lead, 0], Z[lead, 1], s=120, marker="*", color=LEADER, zorder=4, label="leader")
@@ -259,8 +289,8 @@ def _draw_space(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
     ax.scatter(Z[others, 0], Z[others, 1], Z[others, 2], s=16, color=FOLLOWER, label="follower")
     if lead:
         ax.scatter(Z[lead, 0], Z[lead, 1], Z[lead, 2], s=110, marker="*", color=LEADER, label="leader")
-    if picture.follow is not None and k < len(picture.follow) and others:
-        target = _pull_targets(Z, picture.follow[k])
+    target = _pull_targets(picture, states, k) if others else None
+    if target is not None:
         delta = target[others] - Z[others]
         ax.quiver(Z[others, 0], Z[others, 1], Z[others, 2], delta[:, 0], delta[:, 1], delta[:, 2],
                   color="tab:green", lw=0.8, arrow_length_ratio=0.15)
@@ -298,7 +328,7 @@ def _draw_line(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndar
     ax.set_xlabel("layer k")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel(label)
-    ax.set_xlim(0, max(len(states) - 1, 1))
+    ax.set_xlim(-0.4, max(len(states) - 1, 1) + 0.4)  # room for the markers at the first and last layer
     ax.grid(alpha=0.25)
     _legend(ax, fontsize=7)
 

@@ -33,9 +33,9 @@ def token_panels(states: Sequence[np.ndarray], leaders: Sequence[Sequence[int]],
 
 
 def counterexample_figure(config: dict[str, Any], states: Sequence[np.ndarray], leaders, title: str,
-                          follow=None) -> bytes:
+                          follow=None, pull_weights=None) -> bytes:
     """A counterexample's run, every step up to the failure (at most 6 panels), follow arrows included."""
-    picture = RunPicture(states=states, leaders=leaders, follow=follow, title=title)
+    picture = RunPicture(states=states, leaders=leaders, follow=follow, title=title, pull_weights=pull_weights)
     return png_bytes(trajectory_figure(picture, steps=panel_steps(len(states) - 1, 6)))
 
 

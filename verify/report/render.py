@@ -28,7 +28,9 @@ CLAIM_TEX = {
     "P2": r"a leader at step $`k`$ stays put and stays a leader at every later step",
     "P4": r"$`C_i`$ is exactly the set of tokens on the supporting hyperplane "
           r"$`\{x : \langle A z_i, x\rangle = \max_l \langle A z_i, z_l\rangle\}`$",
-    "P5": r"every token converges to a point of $`S`$ (certified limit, SPEC §4)",
+    "P5": r"$`\operatorname{conv}(Z^k)`$ converges to a polytope $`K`$ whose vertices are leaders, and every token "
+          r"to a point of $`S = \{x \in K : \langle Ax, x\rangle = \max_{y \in K} \langle Ax, y\rangle\}`$ "
+          "(certified limit)",
     "D1": r"every leader is an exposed vertex of $`\operatorname{conv}(Z^k)`$",
     "D2": r"$`\langle A z_i^{k+1}, z_i^{k+1}\rangle \ge \langle A z_i^k, z_i^k\rangle`$ (under H)",
     "D3": r"P2 needs neither symmetry nor definiteness of $`A`$",
@@ -142,8 +144,12 @@ def _counterexample_png(h: dict[str, Any], title: str) -> bytes | None:
     c = h["counterexample"]
     if c is None:
         return None
-    traj = simulate(config_from_dict(c), max(h["step"], 1), backend="exact")
-    return counterexample_figure(c, [s.to_numpy() for s in traj.states], traj.leaders, title, follow=traj.follow)
+    from ..plots import pull_weights_of
+
+    config = config_from_dict(c)
+    traj = simulate(config, max(h["step"], 1), backend="exact")
+    return counterexample_figure(c, [s.to_numpy() for s in traj.states], traj.leaders, title, follow=traj.follow,
+                                 pull_weights=pull_weights_of(config, traj.steps))
 
 
 _FIGURE_COMMAND = {"figure2": "figure2", "counterexample": "hunts", "crosscheck": "crosscheck", "lemma": "lemmas"}
@@ -422,7 +428,7 @@ def findings(doc: dict[str, Any]) -> list[str]:
     if doc.get("sentiment"):
         from sentiment.results import PAPER, record_key
 
-        runs = sorted(doc["sentiment"]["runs"], key=lambda r: record_key(r))
+        runs = list(doc["sentiment"]["runs"])  # in the results file's order: ours first, then by d
         ours = [r for r in runs if record_key(r)[1:] == ("ours", "validated")]
         accs = ", ".join(f"d={r['dim']}: {r['test_accuracy']:.3f}" for r in ours)
         out.append(f"IMDb, test accuracy with validation-based selection: {accs}. The paper's last epoch: "
