@@ -4,8 +4,9 @@
 script appended (the page itself is not touched) at each width, and reports, per width:
 
 * ``page_overflow``: the page is wider than the window (the whole page scrolls sideways);
-* ``clipped``: elements whose box runs past the window's right edge with no sideways-scrolling ancestor
-  (a wide table or code block inside a scrolling container is fine: it can be scrolled to);
+* ``clipped``: elements whose box runs past the window's right edge with no sideways-scrolling ancestor;
+* ``scrolled``: sideways-scrolling boxes whose content is wider than they are (reachable, but a screenshot
+  or a glance shows it cut: the report's tables fit a phone instead);
 * ``hidden``: elements with ``overflow-x: hidden`` whose content is wider than they are;
 * ``unlabelled``: images without alt text.
 
@@ -47,7 +48,7 @@ CHECK_SCRIPT = r"""<script>
     var text = (el.getAttribute("alt") || el.textContent || "").replace(/\s+/g, " ").trim();
     return el.tagName.toLowerCase() + (text ? ": " + text.slice(0, 60) : "");
   }
-  var clipped = [], hidden = [], unlabelled = [];
+  var clipped = [], hidden = [], unlabelled = [], scrolled = [];
   var all = document.body.querySelectorAll("*");
   for (var i = 0; i < all.length; i++) {
     var el = all[i], r = el.getBoundingClientRect(), o = getComputedStyle(el).overflowX;
@@ -56,13 +57,16 @@ CHECK_SCRIPT = r"""<script>
     var right = (o === "auto" || o === "scroll" || o === "hidden") ? r.right : Math.max(r.right, r.left + el.scrollWidth);
     if (right > width + 1) clipped.push(name(el) + " (right edge " + Math.round(right) + " px)");
     if (o === "hidden" && el.scrollWidth > el.clientWidth + 1) hidden.push(name(el));
+    // a sideways-scrolling box whose content is wider than it: a screenshot (or a glance) shows it cut
+    if ((o === "auto" || o === "scroll") && el.scrollWidth > el.clientWidth + 1) scrolled.push(name(el));
     if (el.tagName === "IMG" && !(el.getAttribute("alt") || "").trim()) unlabelled.push(name(el));
   }
   var out = document.createElement("pre");
   out.id = "layout-check";
   out.textContent = JSON.stringify({width: width, page_overflow: document.documentElement.scrollWidth > width + 1,
                                     page_width: document.documentElement.scrollWidth, clipped: clipped.slice(0, 50),
-                                    hidden: hidden.slice(0, 50), unlabelled: unlabelled.slice(0, 50)});
+                                    hidden: hidden.slice(0, 50), unlabelled: unlabelled.slice(0, 50),
+                                    scrolled: scrolled.slice(0, 50)});
   document.body.appendChild(out);
   if (window.parent !== window) window.parent.postMessage(out.textContent, "*");
 })();
@@ -132,6 +136,7 @@ def problems(verdict: dict) -> list[str]:
     out += [f"clipped: {item}" for item in verdict["clipped"]]
     out += [f"hidden: {item}" for item in verdict["hidden"]]
     out += [f"no alt text: {item}" for item in verdict["unlabelled"]]
+    out += [f"needs sideways scrolling: {item}" for item in verdict.get("scrolled", [])]
     return out
 
 

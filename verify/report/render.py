@@ -720,7 +720,11 @@ def render_html(markdown: str, figures: dict[str, bytes]) -> str:
            "th{background:#f3f3f3}pre{background:#f6f6f6;padding:.6em;font-size:.85em;white-space:pre-wrap;"
            "overflow-wrap:anywhere}code{background:#f6f6f6;padding:0 .2em;overflow-wrap:anywhere}"
            "p,li{overflow-wrap:break-word}img{max-width:100%;height:auto;border:1px solid #eee}"
-           "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}</style></head><body>"]
+           "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}"
+           # a phone: tables fit the width (small type, words broken anywhere) instead of scrolling sideways
+           "@media (max-width:700px){body{padding:0 .5em}table{font-size:.68em}"
+           "td,th{padding:.2em .25em;overflow-wrap:anywhere;hyphens:auto}"
+           "td:first-child,th:first-child{overflow-wrap:normal}}</style></head><body>"]
     lines = markdown.split("\n")
     i = 0
     while i < len(lines):
