@@ -431,7 +431,7 @@ def _plot(args) -> int:
             else:
                 if result.certified:
                     limit = np.array([[float(x) for x in row] for row in result.limit])
-                    limit_note = f"certified at layer {result.certified_at}"
+                    limit_note = f"certified (the follow pattern is frozen from layer {result.certified_at} on)"
                 else:
                     limit_note = f"not certified: {result.reason}"
     title = args.title or config.name or os.path.basename(args.config)

@@ -12,7 +12,7 @@ the caption, so a counterexample with an idle third coordinate is drawn in 2-D):
   current tokens (blue), leaders as red stars, an arrow from each follower to the
   mean of its follow set (the point its layer pulls it toward), the certified
   limit's points (black ×) and their hull (orange);
-* **3** — the same panels in 3-D (no hulls);
+* **3** — the same panels in 3-D (hulls as translucent faces when the tokens span 3-D);
 * **more** — the 2-D drawing in the plane of the first two principal axes of all
   the states together (the caption says so; distances in it are shrunk, never
   stretched).
@@ -206,6 +206,25 @@ def _shade(ax, points: np.ndarray, label: str | None = None, **style) -> None:
         ax.plot(hull[:, 0], hull[:, 1], color=style.get("color", "grey"), alpha=0.5, lw=3, label=label)
 
 
+def _shade_space(ax, points: np.ndarray, label: str | None = None, **style) -> None:
+    """The convex hull of 3-D points as translucent faces; nothing when the points are coplanar or fewer
+    than four (Qhull finds no full-dimensional hull), or when they span less than 1e-12 of their size."""
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+    from scipy.spatial import ConvexHull, QhullError
+
+    unique = np.unique(points, axis=0)
+    if len(unique) < 4 or not np.isfinite(unique).all():
+        return
+    scale = float(np.abs(unique).max()) or 1.0
+    try:
+        hull = ConvexHull(unique / scale)
+    except (QhullError, ValueError):
+        return
+    faces = [unique[simplex] for simplex in hull.simplices]
+    ax.add_collection3d(Poly3DCollection(faces, facecolor=style.get("color", "grey"), alpha=style.get("alpha", 0.1),
+                                         edgecolor="none", label=label))
+
+
 def _legend(ax, fontsize: float) -> None:
     """The legend outside the axes, on the right (nothing when nothing is labelled)."""
     if ax.get_legend_handles_labels()[0]:
@@ -286,6 +305,9 @@ def _draw_space(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
         ax.plot(trail[:, i, 0], trail[:, i, 1], trail[:, i, 2], color="grey", lw=0.6, alpha=0.6)
     lead = sorted(set(picture.leaders[k])) if k < len(picture.leaders) else []
     others = [i for i in range(Z.shape[0]) if i not in set(lead)]
+    _shade_space(ax, Z, color=FOLLOWER, alpha=0.08, label="hull of the tokens")
+    if limit is not None:
+        _shade_space(ax, limit, color=HULL, alpha=0.22, label="hull of the limit")
     ax.scatter(Z[others, 0], Z[others, 1], Z[others, 2], s=16, color=FOLLOWER, label="follower")
     if lead:
         ax.scatter(Z[lead, 0], Z[lead, 1], Z[lead, 2], s=110, marker="*", color=LEADER, label="leader")
