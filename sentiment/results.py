@@ -68,6 +68,15 @@ def file_tag(key: tuple[int, str, str]) -> str:
                                    if value != usual])
 
 
+def _match(runs: dict, key: tuple[int, str, str]) -> tuple | None:
+    """The key under which ``runs`` holds the record of ``key``: the same key, or else a record from before
+    records named their recipe, of the same d and protocol (it may be of any recipe, so it counts as this
+    key's record: it is replaced, or protects its model, like one)."""
+    if key in runs:
+        return key
+    return next((k for k, r in runs.items() if "recipe" not in r and k[:2] == key[:2]), None)
+
+
 def describe(key: tuple[int, str, str]) -> str:
     """``d = 16`` for our protocol's validated recipe, else ``d = 16 (paper protocol, paper recipe)``."""
     dim, protocol, recipe = key
@@ -115,8 +124,9 @@ def _refuse_other_model(path: str, key: tuple, existing: dict | None, model_sha2
 
 def check_record(path: str, key: tuple[int, str, str], model_sha256: str, replace: bool = False) -> None:
     """Fail early (before a long computation) if :func:`record_analysis` would refuse (``key``: :func:`run_key`)."""
-    existing = {record_key(r): r for r in read_results(path)["runs"]}.get(key)
-    _refuse_other_model(path, key, existing, model_sha256, replace)
+    runs = {record_key(r): r for r in read_results(path)["runs"]}
+    match = _match(runs, key)
+    _refuse_other_model(path, key, runs.get(match) if match else None, model_sha256, replace)
 
 
 def training_entry(summary: dict) -> dict:
@@ -160,7 +170,8 @@ def record_training(summary: dict, path: str = DEFAULT_RESULTS) -> dict:
         document = read_results(path)
         runs = {record_key(r): r for r in document["runs"]}
         entry = training_entry(summary)
-        old = runs.get(record_key(entry))
+        match = _match(runs, record_key(entry))
+        old = runs.pop(match) if match else None
         if old is not None and old.get("model_sha256") == summary.get("model_sha256"):
             entry = old | entry | {"provenance": old.get("provenance", {}) | entry["provenance"]}
         runs[record_key(entry)] = entry
@@ -202,8 +213,11 @@ def record_analysis(path: str, step: str, fields: dict, provenance: dict, replac
     with locked_folder(os.path.dirname(path) or "."):
         document = read_results(path)
         runs = {record_key(r): r for r in document["runs"]}
-        old = runs.get(key)
+        match = _match(runs, key)
+        old = runs.get(match) if match else None
         _refuse_other_model(path, key, old, sha, replace)
+        if match is not None and match != key:
+            del runs[match]
         if old is None or old.get("model_sha256") != sha:
             usable = base is not None and base.get("model_sha256") == sha
             old = training_entry(base) if usable else {"dim": key[0], "model_sha256": sha}
