@@ -79,3 +79,24 @@ def test_arrows_point_where_the_layer_pulls_with_several_heads_and_value_matrice
     assert _pull_targets(picture, list(picture.states), 3) is None  # no next layer drawn: no arrow
     one_head = config_from_dict({"tokens": [["1", "0"], ["0", "1"]], "alpha": "1/2"})
     assert pull_weights_of(one_head, 5) is None  # the paper's model: the follow-set means are the pull points
+
+
+def test_report_pngs_are_palette_compressed_without_visible_change():
+    import io
+
+    from PIL import Image
+
+    from verify.plots import compact_png, figure_bytes
+
+    fig = trajectory_figure(RunPicture(states=[np.array([[0.0, 1.0], [1.0, 0.0], [0.3, 0.4]]),
+                                               np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])],
+                                       leaders=[[0, 1], [0, 1]], title="a run"))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    raw = buffer.getvalue()
+    small = compact_png(raw)
+    assert len(small) < len(raw) and compact_png(raw) == small  # smaller, and deterministic
+    before = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), dtype=float)
+    after = np.asarray(Image.open(io.BytesIO(small)).convert("RGB"), dtype=float)
+    assert before.shape == after.shape and np.abs(before - after).mean() < 1.0  # out of 255 per channel
+    assert figure_bytes(fig) == compact_png(raw) or Image.open(io.BytesIO(figure_bytes(fig))).mode == "P"

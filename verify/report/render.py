@@ -51,7 +51,7 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
 
     from dynamics import config_from_dict, simulate
 
-    from ..plots import RunPicture, trajectory_figure
+    from ..plots import RunPicture, compact_png, trajectory_figure
     from .figures import counterexample_figure, deviation_plot, png_bytes, token_panels
     from .sections import FIGURE2_STEPS
 
@@ -85,7 +85,7 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
         for file in sorted(os.listdir(sentiment_dir)):
             if file.endswith(".png"):
                 with open(os.path.join(sentiment_dir, file), "rb") as handle:
-                    figures[f"sentiment-{file}"] = handle.read()
+                    figures[f"sentiment-{file}"] = compact_png(handle.read())
     if doc.get("crosscheck"):
         series = {f"{r['family']} {r['backend']} {r['dtype']}": r["deviation_max"] for r in doc["crosscheck"]}
         figures["crosscheck-deviation.png"] = deviation_plot(
