@@ -93,10 +93,6 @@ class RealField:
             poly += fmpq_poly([0] * i + [c.numerator]) / c.denominator
         return FieldElement(self, poly % self.minpoly if self.degree else poly)
 
-    def theta(self) -> "FieldElement":
-        """The generator ``θ`` itself."""
-        return self.element([0, 1]) if self.degree > 1 else self.element(Fraction(self._lo.p, self._lo.q))
-
     # -- signs ---------------------------------------------------------------------------------
     def sign(self, poly) -> int:
         """The exact sign of ``poly(θ)`` (−1, 0 or 1); ``poly`` reduced modulo the minimal polynomial."""

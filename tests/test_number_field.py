@@ -46,7 +46,10 @@ def test_equal_values_written_differently_are_the_same_element():
     _, (a, b, c) = field_of([parse_number("sqrt(2)/2"), parse_number("cos(pi/4)"), parse_number("sin(pi/4)")])
     assert a == b == c and hash(a) == hash(b) and (a - b).sign() == 0
     _, (r,) = field_of([parse_number("sqrt(2)")])
-    assert 1 / (1 + r) == r - 1 and r * r == 2 and (r * r).is_rational() and (r * r).to_fraction() == 2
+    inverse = 1 / (1 + r)  # extended Euclid with x² − 2: 1/(1 + √2) = √2 − 1
+    assert inverse.coefficients() == [-1, 1]
+    square = r * r  # reduced modulo x² − 2 to the rational 2
+    assert square.is_rational() and square.to_fraction() == 2
     _, (cos, sin) = field("pentagon")
     assert cos * cos + sin * sin == 1  # exact, although neither is rational
     assert 4 * cos * cos + 2 * cos - 1 == 0  # cos(2π/5) is a root of 4x² + 2x − 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..config import Config, DyadicTokens, Head
+from ..config import Config, Head
 from ..errors import InputError
 from ..number_field import FieldElement, field_of
 from ..rules import FollowSets
@@ -67,7 +67,7 @@ class AlgebraicEngine:
         self.config = config
         self.n, self.d = config.n, config.d
         numbers, where = [], []
-        tokens = list(config.tokens) if not isinstance(config.tokens, DyadicTokens) else list(config.tokens)
+        tokens = list(config.tokens)  # rows of numbers (DyadicTokens gives its rows as Fractions)
         for i, row in enumerate(tokens):
             for t, x in enumerate(row):
                 numbers.append(x)
