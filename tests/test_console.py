@@ -101,11 +101,13 @@ def test_plot_writes_vector_formats(tmp_path, fmt):
         assert handle.read(5).startswith(MAGIC[fmt])
 
 
-def test_plot_animates_one_frame_per_layer(tmp_path):
+@pytest.mark.parametrize("name", ["line", "example", "space", "five"])  # 1-D, 2-D, 3-D, projected
+def test_plot_animates_one_frame_per_layer(tmp_path, name):
     from PIL import Image
 
     out = str(tmp_path / "run.gif")
-    done = run("plot", EXAMPLE, "--steps", "7", "--animate", "--output", out)
+    config = EXAMPLE if name == "example" else write(tmp_path, f"{name}.json", CONFIGS[name])
+    done = run("plot", config, "--steps", "7", "--animate", "--output", out)
     assert done.returncode == 0, done.stderr
     with Image.open(out) as movie:
         assert movie.n_frames == 8

@@ -283,15 +283,20 @@ def _draw_plane(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
     if lead:
         ax.scatter(Z[lead, 0], Z[lead, 1], s=120, marker="*", color=LEADER, zorder=4, label="leader")
     lo, hi = bounds
-    pad = 0.08 * max(float((hi - lo).max()), 1e-12)
-    ax.set_xlim(lo[0] - pad, hi[0] + pad)
-    ax.set_ylim(lo[1] - pad, hi[1] + pad)
+    longest = max(float((hi - lo).max()), 1e-12)
+    # equal scales; a flat cloud (two tokens, or a second principal axis of no spread) still gets a
+    # quarter of the longer side, and each axis as many ticks as its length holds (else they crowd)
+    half = np.maximum(hi - lo, longest / 4) / 2 + 0.08 * longest
+    centre = (lo + hi) / 2
+    ax.set_xlim(centre[0] - half[0], centre[0] + half[0])
+    ax.set_ylim(centre[1] - half[1], centre[1] + half[1])
     ax.set_aspect("equal", adjustable="box")
+    for axis, extent in ((ax.xaxis, half[0]), (ax.yaxis, half[1])):
+        axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=max(2, round(5 * extent / half.max()))))
     ax.set_title(f"layer {k}", fontsize=9)
     ax.set_xlabel(labels[0], fontsize=8)
     ax.set_ylabel(labels[1], fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.locator_params(nbins=5)
     if legend:
         _legend(ax, fontsize=6.5)
 
@@ -496,7 +501,7 @@ def animate(picture: RunPicture, path: str, fps: int = 4) -> None:
         elif dims == 2:
             _draw_plane(fig.add_subplot(1, 1, 1), picture, states, limit, k, bounds, labels, legend=True)
         else:
-            _draw_space(fig.add_subplot(1, 1, 1, projection="3d"), picture, states, limit, k, labels)
+            _draw_space(fig.add_subplot(1, 1, 1, projection="3d"), picture, states, limit, k, bounds, labels)
         fig.suptitle(_plain(picture.title) + (f"\n({note})" if note else ""), fontsize=9)
         if dims <= 2:  # room on the right for the legend (frames are not cropped to their content)
             fig.subplots_adjust(left=0.1, right=0.66, top=0.84, bottom=0.13)
