@@ -80,7 +80,13 @@ def float_rows(rows: Sequence[Sequence[Fraction]], dtype: str, source: str, wher
 
 
 def approx_float(x: Fraction | int) -> float:
-    """The nearest float64 to ``x``, or ``±inf`` beyond the range (for measurements, not for arithmetic)."""
+    """The nearest float64 to ``x``, or ``±inf`` beyond the range (for measurements, not for arithmetic).
+
+    ``x`` may also be a number-field element (:class:`~dynamics.number_field.FieldElement`), whose
+    ``float`` is the nearest double to within a few ulps, saturating the same way.
+    """
+    if not isinstance(x, (int, Fraction)):
+        return float(x)
     x = Fraction(x)
     try:
         return x.numerator / x.denominator

@@ -101,6 +101,7 @@ __all__ = [
     "parse_number",
     "parse_exact",
     "format_fraction",
+    "format_exact",
     "format_int",
     "json_int",
     "interval_precision",
@@ -273,6 +274,14 @@ def format_fraction(x: Fraction) -> str:
     if x.denominator == 1:
         return format_int(x.numerator)
     return f"{format_int(x.numerator)}/{format_int(x.denominator)}"
+
+
+def format_exact(x) -> str:
+    """An exact number in the input grammar: ``"p/q"`` for a rational (:func:`format_fraction`), and a
+    number-field element's own text (``"1/3 + 1/6*sqrt(2)"``) otherwise."""
+    if isinstance(x, (int, Fraction)):
+        return format_fraction(Fraction(x))
+    return str(x)
 
 
 def json_int(text: str) -> int:

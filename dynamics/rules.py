@@ -44,12 +44,13 @@ def step_weights(alphas: Sequence[Fraction]) -> tuple[Fraction, tuple[Fraction, 
     ``z_i+ = c_0 z_i + sum_h c_h m^h_i`` with ``c_0 = 1/(1 + sum alpha_h)`` and
     ``c_h = alpha_h/(1 + sum alpha_h)``; the weights sum to 1, so each token
     moves to a convex combination of itself and the face means when every
-    ``alpha_h > 0``.
+    ``alpha_h > 0``. Exact for rational alphas (Fractions) and for alphas in a number field
+    (:class:`~dynamics.number_field.FieldElement`), whose weights are elements of that field.
     """
     total = 1 + sum(alphas, Fraction(0))
     if total == 0:
         raise ValueError("1 + sum(alpha) is 0: the normalisation is undefined")
-    return Fraction(1) / total, tuple(Fraction(a) / total for a in alphas)
+    return 1 / total, tuple(a / total for a in alphas)
 
 
 def union_follow(per_head: Sequence[FollowSets]) -> FollowSets:

@@ -96,14 +96,44 @@ def test_near_ties_with_close_rationals_are_decided_exactly(element, digits):
     """``x − p/q`` for the best rational approximations of ``x``: values as small as 10^-120."""
     if element.is_rational():
         return
+    tie, gap, value = _near_tie(element, digits)
+    expected = 1 if value > 0 else -1
+    assert gap.sign() == expected
+    assert (element < tie) == (expected < 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(elements(), st.integers(5, 60))
+def test_float_of_a_tiny_element_with_large_coefficients_is_within_2_to_the_minus_52(element, digits):
+    """``float(x − p/q)``: cancellation of ~``2·digits`` decimal digits, which a fixed 80-bit evaluation
+    never resolves however narrow θ's interval (it looped forever before the precision was raised too)."""
+    if element.is_rational():
+        return
+    _, gap, value = _near_tie(element, digits)
+    with mpmath.workprec(1600):
+        assert abs(mpmath.mpf(float(gap)) - value) <= abs(value) * mpmath.mpf(2) ** -52
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 400))
+def test_float_of_a_power_of_the_unit_sqrt2_minus_1(k):
+    """``(√2 − 1)^k = a + b√2`` with ``|a|, |b|`` near ``(1+√2)^k / 2`` and a value near ``(1+√2)^-k``."""
+    _, (root2,) = field("sqrt2")
+    power = unit = root2 - 1
+    for _ in range(k - 1):
+        power = power * unit
+    with mpmath.workprec(3000):
+        expected = (mpmath.sqrt(2) - 1) ** k
+        assert abs(mpmath.mpf(float(power)) - expected) <= expected * mpmath.mpf(2) ** -52
+
+
+def _near_tie(element, digits: int):
+    """``(p/q, element − p/q, its value)``: ``p/q`` a convergent of the element's value with a
+    ``digits``-digit denominator, the value of the difference from 1600-bit mpmath."""
     with mpmath.workprec(1600):
         x = value_at(element)
         p, q = _convergent(x, digits)
-    gap = element - Fraction(p, q)
-    with mpmath.workprec(1600):
-        expected = 1 if x - mpmath.mpf(p) / q > 0 else -1
-    assert gap.sign() == expected
-    assert (element < Fraction(p, q)) == (expected < 0)
+        return Fraction(p, q), element - Fraction(p, q), x - mpmath.mpf(p) / q
 
 
 def _convergent(x, digits: int) -> tuple[int, int]:

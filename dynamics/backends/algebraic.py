@@ -24,11 +24,11 @@ from typing import Callable
 
 from ..config import Config, Head
 from ..errors import InputError
-from ..number_field import FieldElement, field_of
-from ..rules import FollowSets
+from ..number_field import FieldElement, RealField, field_of
+from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory
 
-__all__ = ["AlgebraicEngine", "simulate_algebraic"]
+__all__ = ["AlgebraicEngine", "config_over_field", "simulate_algebraic"]
 
 Vector = tuple[FieldElement, ...]
 State = tuple[Vector, ...]
@@ -66,45 +66,20 @@ class AlgebraicEngine:
     def __init__(self, config: Config):
         self.config = config
         self.n, self.d = config.n, config.d
-        numbers, where = [], []
-        tokens = list(config.tokens)  # rows of numbers (DyadicTokens gives its rows as Fractions)
-        for i, row in enumerate(tokens):
-            for t, x in enumerate(row):
-                numbers.append(x)
-                where.append(f"{config.source}: tokens[{i}][{t}]")
-        for prefix, head in config.all_heads():
-            numbers.append(head.alpha)
-            where.append(f"{config.source}: {prefix}alpha")
-            for name, M in (("A", head.A), ("V", head.V or ())):
-                for i, row in enumerate(M):
-                    for t, x in enumerate(row):
-                        numbers.append(x)
-                        where.append(f"{config.source}: {prefix}{name}[{i}][{t}]")
-        self.field, elements = field_of(numbers, where)
-        values = iter(elements)
-        self._tokens: State = tuple(tuple(next(values) for _ in row) for row in tokens)
-        self._schedule: list[tuple[_Head, ...]] = []
-        for heads in config.schedule:
-            self._schedule.append(tuple(self._head(h, values) for h in heads))
+        self.field, self.exact_config = config_over_field(config)
+        self._tokens: State = tuple(tuple(row) for row in self.exact_config.tokens)
+        self._schedule: list[tuple[_Head, ...]] = [tuple(_Head(h.A, h.alpha, h.V) for h in heads)
+                                                   for heads in self.exact_config.schedule]
         self._weights = [self._step_weights(heads, index) for index, heads in enumerate(self._schedule)]
-
-    def _head(self, head: Head, values) -> _Head:
-        alpha = next(values)
-        A = tuple(tuple(next(values) for _ in row) for row in head.A)
-        V = tuple(tuple(next(values) for _ in row) for row in head.V) if head.V is not None else None
-        return _Head(A, alpha, V)
 
     def _step_weights(self, heads: tuple[_Head, ...], index: int) -> tuple[FieldElement, tuple[FieldElement, ...]]:
         """``c_0 = 1/(1 + Σ α_h)`` and ``c_h = α_h/(1 + Σ α_h)`` in the field (SPEC §1)."""
-        total = self.field.element(1)
-        for head in heads:
-            total = total + head.alpha
-        if total.sign() == 0:
+        try:
+            return step_weights([head.alpha for head in heads])
+        except ValueError:
             layer = f"layers[{index}]." if self.config.layers is not None else ""
             raise InputError(f"{self.config.source}: {layer}alpha: 1 + sum of alpha is exactly 0 (expected a "
-                             "nonzero normalisation 1 + Σ α_h)")
-        inverse = total.inverse()
-        return inverse, tuple(head.alpha * inverse for head in heads)
+                             "nonzero normalisation 1 + Σ α_h)") from None
 
     # -- the engine protocol ---------------------------------------------------------------------
     def initial_state(self) -> State:
@@ -112,6 +87,10 @@ class AlgebraicEngine:
 
     def keys(self, state: State) -> list:
         return list(state)
+
+    def heads_at(self, k: int) -> tuple[Head, ...]:
+        """The heads of layer ``k`` with every entry an element of :attr:`field`."""
+        return self.exact_config.heads_at(k)
 
     def info(self) -> dict:
         return {"field": f"Q({self.field.generator})", "degree": self.field.degree,
@@ -163,6 +142,63 @@ class AlgebraicEngine:
         from ..engine import run_engine
 
         return run_engine(self, steps, progress=progress, stop_when_fixed=stop_when_fixed)
+
+
+def config_over_field(config: Config, field: RealField | None = None) -> tuple[RealField, Config]:
+    """The number field ``K = Q(θ)`` of a config's entries, and the config with every entry in ``K``.
+
+    Every token coordinate, ``alpha``, ``A`` and ``V`` entry of the returned config is a
+    :class:`~dynamics.number_field.FieldElement` of ``K`` (``V = I`` is still stored as ``None``),
+    so ``==`` between entries is exact equality and ``<`` an exact order.
+
+    Parameters
+    ----------
+    config
+        A configuration with rational or real algebraic entries.
+    field
+        Use this field (an engine's, whose elements a trajectory holds) instead of a new one. It
+        must be the field the entries generate: the same minimal polynomial and the same root
+        (:meth:`~dynamics.number_field.RealField.same_as`), else ``ValueError``; rational entries
+        go into any field.
+
+    Raises
+    ------
+    NotAlgebraicError
+        An entry is not algebraic (``pi``, ``e``): the interval backend takes those.
+    """
+    numbers, where = [], []
+    tokens = list(config.tokens)  # rows of numbers (DyadicTokens gives its rows as Fractions)
+    for i, row in enumerate(tokens):
+        for t, x in enumerate(row):
+            numbers.append(x)
+            where.append(f"{config.source}: tokens[{i}][{t}]")
+    for prefix, head in config.all_heads():
+        numbers.append(head.alpha)
+        where.append(f"{config.source}: {prefix}alpha")
+        for name, M in (("A", head.A), ("V", head.V or ())):
+            for i, row in enumerate(M):
+                for t, x in enumerate(row):
+                    numbers.append(x)
+                    where.append(f"{config.source}: {prefix}{name}[{i}][{t}]")
+    own, elements = field_of(numbers, where)
+    if field is not None and field is not own:
+        if own.degree > 1 and not field.same_as(own):  # rational entries lie in every field
+            raise ValueError(f"{config.source}: the given field {field!r} is not the field of the config's entries "
+                             f"{own!r}")
+        elements = [field.element(x.coefficients()) for x in elements]
+        own = field
+    values = iter(elements)
+    exact_tokens = tuple(tuple(next(values) for _ in row) for row in tokens)
+
+    def head(h: Head) -> Head:
+        alpha = next(values)
+        A = tuple(tuple(next(values) for _ in row) for row in h.A)
+        V = tuple(tuple(next(values) for _ in row) for row in h.V) if h.V is not None else None
+        return Head(A=A, alpha=alpha, V=V)
+
+    schedule = tuple(tuple(head(h) for h in heads) for heads in config.schedule)
+    return own, Config(tokens=exact_tokens, heads=(), layers=schedule, steps=config.steps, name=config.name,
+                       description=config.description, source=config.source)
 
 
 def _dot(u: Vector, v: Vector) -> FieldElement:
