@@ -103,6 +103,12 @@ def test_the_reports_symmetric_section_shows_the_ties_only_the_algebraic_engine_
     for item in items:
         assert item["tie_every_step"] and item["on_axis"] and len(item["exact_follow"]) == sections.SYMMETRIC_STEPS + 1
         assert item["interval"]["complete"] is False and item["interval"]["undecided_rows"] == [item["tied"]]
+        # checked and certified over the field: the claims hold, the limit is frozen at once, in S
+        assert all(item["claims"][c] for c in ("P1", "P2", "P3", "P4", "D1", "D2"))
+        assert item["limit"]["certified_at"] == 0 and all(item["limit"]["in_S"])
+    # the tied token's limit is the midpoint of the two leaders it ties between, exactly
+    square = items[0]
+    assert square["limit"]["tied_limit"] == ["1/2*sqrt(2)", "0"]
     turned = items[-1]
     assert turned["float64"]["first_wrong_step"] is not None  # float64 loses a tie its rounding does not mirror
     assert all(i["float64"]["first_wrong_step"] is None for i in items[:3])  # axis-aligned symmetries survive
@@ -110,3 +116,5 @@ def test_the_reports_symmetric_section_shows_the_ties_only_the_algebraic_engine_
            "environment": {"python": "3", "platform": "p", "cpu_count": 2, "packages": {}, "cuda": False}}
     text = render_markdown(doc)
     assert "## Exact ties under irrational symmetries" in text and "loses it at step" in text
+    assert "| square rotated by 45° | P1, P2, P3, P4, D1, D2 | frozen at step 0, 5 clusters | `(1/2*sqrt(2), 0)` | every " \
+           "limit point |" in text

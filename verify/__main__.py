@@ -17,10 +17,11 @@ from dynamics import load_config, simulate
 from dynamics.errors import InputError
 from dynamics.cli import HelpFormatter, Parser, add_limit_options, dump_json, non_negative_int, exit_codes_epilog, positive_int, run_main
 
-from .claims import CLAIMS, FINITE_CLAIMS, Verdict, check_all
+from .claims import CLAIMS, Verdict, check_all
 from .exact import satisfies_H
 from .lemmas import LemmaCheckerError
 from .limits import certified_limit
+from .run import exact_config
 from .strategies import ALPHA_SCHEDULES, FAMILIES, MATRIX_CLASSES, VALUE_CLASSES
 
 PROG = "python -m verify"
@@ -66,8 +67,10 @@ def build_parser(prog: str = PROG) -> Parser:
                    help="steps to check P1–P4, D1–D3 (default: the config's \"steps\" field, as a saved "
                         "counterexample has, else 30; 0 checks Z⁰ alone)")
     c.add_argument("--limit-steps", type=positive_int, default=200, help="step budget of the certified limit (P5)")
-    c.add_argument("--backend", choices=("exact", "float", "torch"), default="exact",
-                   help="whose trajectory to judge (default exact); float ones are judged exactly")
+    c.add_argument("--backend", choices=("exact", "algebraic", "float", "torch"), default=None,
+                   help="whose trajectory to judge (default: exact, or algebraic for a config with irrational "
+                        "entries such as sqrt(2) or cos(2*pi/5), run exactly in their number field); float ones "
+                        "are judged exactly")
     c.add_argument("--dtype", choices=("float32", "float64"), default=None,
                    help="precision of a float or torch trajectory (default: float64 for float, float32 for torch)")
     c.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
@@ -173,8 +176,10 @@ def _check(args) -> int:
 
     lemmas = lemma_registry(tuple(args.lemmas))
     config = load_config(args.config, max_bytes=args.max_config_size)
+    if args.backend is None:
+        args.backend = "exact" if config.is_rational else "algebraic"
     options = {}
-    if args.backend != "exact":
+    if args.backend not in ("exact", "algebraic"):
         options = {"dtype": args.dtype or ("float64" if args.backend == "float" else "float32")}
         if args.backend == "torch":
             options["device"] = args.device
@@ -184,14 +189,15 @@ def _check(args) -> int:
     traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory, **options)
     finite = [item.name for item in lemmas if item.kind == "finite"]
     verdicts = check_all(config, traj, finite, lemmas=lemmas)
+    exact, _ = exact_config(config, traj)  # entries in the config's number field for an algebraic config
     for item in lemmas:
         if item.kind == "limit":
-            verdicts[item.name] = _limit_verdict(item, config, traj, args)
+            verdicts[item.name] = _limit_verdict(item, config, exact, args)
     elapsed = time.perf_counter() - start
     ordered = {name: verdicts[name] for name in lemmas.names()}
     document = {
         "config": args.config, "backend": args.backend, "steps": args.steps,
-        "H": satisfies_H([h for _, h in config.all_heads()]), "elapsed_s": round(elapsed, 6),
+        "H": satisfies_H([h for _, h in exact.all_heads()]), "elapsed_s": round(elapsed, 6),
         "claims": {c: v.to_json() for c, v in ordered.items()},
     }
     if lemmas.user():
@@ -214,17 +220,19 @@ def _check(args) -> int:
     return _strict_exit(args, failed, "claims that fail")
 
 
-def _limit_verdict(item, config, traj, args) -> Verdict:
-    """P5 on the exact backend: the certified limit, judged where P5 is claimed."""
+def _limit_verdict(item, config, exact, args) -> Verdict:
+    """P5 on the exact or algebraic backend: the certified limit, judged where P5 is claimed (``exact``: the
+    config with exact entries, :func:`verify.run.exact_config`)."""
     from .claims import claimed_verdict
     from .lemmas import not_claimed
 
-    if args.backend != "exact":
-        return Verdict(item.name, None, reason="P5 is a limit: it is certified on the exact engine (verify limit)")
-    if not config.identity_values or any(h.alpha <= 0 for _, h in config.all_heads()):
-        return Verdict(item.name, None, reason=not_claimed(item, config) or "the certified limit needs V = I and alpha > 0")
+    if args.backend not in ("exact", "algebraic"):
+        return Verdict(item.name, None, reason="P5 is a limit: it is certified on the exact or algebraic engine "
+                                               "(verify limit)")
+    if not config.identity_values or any(h.alpha <= 0 for _, h in exact.all_heads()):
+        return Verdict(item.name, None, reason=not_claimed(item, exact) or "the certified limit needs V = I and alpha > 0")
     verdict = item.checker(config, args.limit_steps, args.max_memory)
-    return verdict if verdict.holds is None else claimed_verdict(item, config, verdict)
+    return verdict if verdict.holds is None else claimed_verdict(item, exact, verdict)
 
 
 def _limit(args) -> int:
@@ -420,20 +428,17 @@ def _plot(args) -> int:
     traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory)
     states = [state_to_float(s) for s in traj.states]
     limit, limit_note = None, "not asked for"
-    if not args.no_limit:
-        if not config.is_rational:
-            limit_note = "irrational config: no certified limit"
+    if not args.no_limit:  # exact for a rational config, in its number field for an algebraic one
+        try:
+            result = certified_limit(config, max_steps=args.limit_steps, max_memory=args.max_memory)
+        except InputError as exc:  # V ≠ I or α ≤ 0 (the limit theorem does not apply), or not algebraic
+            limit_note = str(exc).split(": ", 1)[-1]
         else:
-            try:
-                result = certified_limit(config, max_steps=args.limit_steps, max_memory=args.max_memory)
-            except InputError as exc:  # V ≠ I or α ≤ 0: the limit theorem does not apply
-                limit_note = str(exc).split(": ", 1)[-1]
+            if result.certified:
+                limit = np.array([[float(x) for x in row] for row in result.limit])
+                limit_note = f"certified (the follow pattern is frozen from layer {result.certified_at} on)"
             else:
-                if result.certified:
-                    limit = np.array([[float(x) for x in row] for row in result.limit])
-                    limit_note = f"certified (the follow pattern is frozen from layer {result.certified_at} on)"
-                else:
-                    limit_note = f"not certified: {result.reason}"
+                limit_note = f"not certified: {result.reason}"
     title = args.title or config.name or os.path.basename(args.config)
     picture = RunPicture(states=states, leaders=traj.leaders, follow=traj.follow, limit=limit,
                          pull_weights=pull_weights_of(config, args.steps), title=f"{title}: {traj.backend}, n = {config.n}, d = {config.d}, {args.steps} layers")

@@ -30,7 +30,8 @@ from typing import Any
 
 from dynamics.config import Config
 from dynamics.floats import approx_float
-from dynamics.numbers import format_fraction
+from dynamics.number_field import FieldElement
+from dynamics.numbers import format_exact
 from dynamics.trajectory import Trajectory
 
 from .exact import integer_matrix
@@ -48,7 +49,7 @@ _NOT_H = ("symmetric", "indefinite", "nonsymmetric")
 
 
 def _fmt(values) -> list[str]:
-    return [format_fraction(Fraction(v)) for v in values]
+    return [format_exact(v) for v in values]
 
 
 def builtin(name: str, title: str, statement: str, **declaration: Any):
@@ -84,7 +85,7 @@ def check_P1(a: Run) -> Verdict:
                 worst = max(worst, cert.distance)
                 if first is None:
                     first = {"step": k + 1, "token": i, "point": _fmt(x),
-                             "separating_normal": _fmt(cert.normal), "offset": format_fraction(cert.offset),
+                             "separating_normal": _fmt(cert.normal), "offset": format_exact(cert.offset),
                              "distance_outside": cert.distance}
     return Verdict("P1", count == 0, witness=first, violations=count, max_violation=worst,
                    reason="" if count == 0 else "a token left the previous convex hull (distance in max_violation)")
@@ -103,8 +104,11 @@ def _update_weights(a: Run, k: int) -> tuple[int, int, list[list[int]]] | None:
 
 
 def _layer_weights(heads, n: int) -> tuple[int, int, list[list[int]]] | None:
-    if not all(isinstance(h.alpha, Fraction) and h.alpha >= 0 for h in heads):
+    if not all(h.alpha >= 0 for h in heads):
         return None
+    if any(isinstance(h.alpha, FieldElement) for h in heads):  # over a number field: q = 1, the weights themselves
+        total = 1 + sum((h.alpha for h in heads), Fraction(0))
+        return 1, 1 / total, [[Fraction(0)] + [h.alpha / total / m for m in range(1, n + 1)] for h in heads]
     total = 1 + sum((h.alpha for h in heads), Fraction(0))
     c0 = 1 / total
     shares = [[Fraction(0)] + [h.alpha / total / m for m in range(1, n + 1)] for h in heads]
@@ -306,8 +310,8 @@ def check_D2(a: Run) -> Verdict:
                 count += 1
                 worst = max(worst, approx_float(before - after))
                 if first is None:
-                    first = {"step": k, "token": i, "norm_before": format_fraction(before),
-                             "norm_after": format_fraction(after)}
+                    first = {"step": k, "token": i, "norm_before": format_exact(before),
+                             "norm_after": format_exact(after)}
     return Verdict("D2", count == 0, witness=first, violations=count, max_violation=worst)
 
 

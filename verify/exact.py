@@ -14,6 +14,12 @@ so within row ``i`` the integer ``(M N_i) · N_j`` orders the scores exactly.
 Float states are exact dyadic rationals (every IEEE double is), so a float
 trajectory is checked exactly too: the checkers judge the float states that
 the float code actually produced.
+
+States of the algebraic engine in an irrational field ``K = Q(θ)`` are rows of
+:class:`~dynamics.number_field.FieldElement` (exact ``+ − × ÷``, exact ``==`` and exact order).
+They take the same code with the denominator ``D = 1`` and the "integers" being field elements:
+scores are products in ``K``, and ``max``/``==`` on them are exact comparisons, ties included.
+(A field's Python products replace FLINT's integer matrices there.)
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from dynamics.errors import InputError
+from dynamics.number_field import FieldElement
 from dynamics.rational import RationalMatrix
 
 Rows = list[list[Fraction]]
 
 __all__ = [
+    "exact",
     "exact_rows",
+    "is_field_valued",
     "IntState",
     "ScoreMatrix",
     "integer_matrix",
@@ -52,22 +61,41 @@ def require_finite(traj) -> None:
                              "tokens)")
 
 
-def exact_rows(state: Any) -> Rows:
-    """The exact rational value of a state from any backend except interval."""
+def exact(x: Any):
+    """``x`` as an exact number: a field element as it is, anything else as a :class:`~fractions.Fraction`."""
+    return x if isinstance(x, FieldElement) else Fraction(x)
+
+
+def is_field_valued(rows) -> bool:
+    """True if the rows hold number-field elements (an algebraic state or matrix) rather than rationals."""
+    return any(isinstance(x, FieldElement) for row in rows for x in row)
+
+
+def exact_rows(state: Any) -> list[list]:
+    """The exact value of a state from any backend except interval: rows of Fractions, or of field
+    elements for an algebraic state in an irrational field (in ``Q`` they are read as Fractions)."""
     if isinstance(state, RationalMatrix):
         return state.fractions()
     if isinstance(state, np.ndarray):
         return [[Fraction(float(x)) for x in row] for row in state]
+    if isinstance(state, tuple) and state and isinstance(state[0][0], FieldElement):
+        if state[0][0].field.degree <= 1:
+            return [[x.to_fraction() for x in row] for row in state]
+        return [list(row) for row in state]
     raise TypeError("interval states are enclosures, not exact values; check exact or float trajectories")
 
 
 class IntState:
-    """A state as integer rows over a common denominator (computed here, independently)."""
+    """A state as integer rows over a common denominator (computed here, independently); a state over a
+    number field keeps its elements as the "integers", over ``den = 1``."""
 
     __slots__ = ("rows", "den", "fractions")
 
     def __init__(self, rows: Rows):
         self.fractions = rows
+        if is_field_valued(rows):
+            self.rows, self.den = [list(row) for row in rows], 1
+            return
         den = 1
         for row in rows:
             for x in row:
@@ -87,7 +115,10 @@ class IntState:
 
 
 def integer_matrix(A: Sequence[Sequence[Fraction]]) -> list[list[int]]:
-    """``A`` times the lcm of its denominators (a positive factor)."""
+    """``A`` times the lcm of its denominators (a positive factor); a matrix over a number field as it is
+    (the factor 1: its entries are the exact "integers" of :class:`IntState` over a field)."""
+    if is_field_valued(A):
+        return [list(row) for row in A]
     scale = 1
     for row in A:
         for x in row:
@@ -104,22 +135,47 @@ def score_rows(state: IntState, M) -> list:
     """
     from flint import fmpz_mat
 
+    if isinstance(M, ScoreMatrix) and M.field or not isinstance(M, ScoreMatrix) and is_field_valued(M) \
+            or is_field_valued(state.rows):
+        return _field_scores(state.rows, M.rows if isinstance(M, ScoreMatrix) else M)
     MT = M.transposed if isinstance(M, ScoreMatrix) else fmpz_mat(M).transpose()
     N = fmpz_mat(state.rows)
     rows = N if MT is None else N * MT
     return (rows * N.transpose()).tolist()
 
 
+def _dot(u, v):
+    total = u[0] * v[0]
+    for a, b in zip(u[1:], v[1:]):
+        total = total + a * b
+    return total
+
+
+def _field_scores(rows, M) -> list:
+    """``(N Mᵀ) Nᵀ`` in exact Python arithmetic (entries of a number field, or integers mixed with them)."""
+    d = len(M)
+    scalar = all(M[i][j] == (M[0][0] if i == j else 0) for i in range(d) for j in range(d))
+    if scalar and M[0][0] == 1:
+        queries = rows
+    else:
+        queries = [[_dot(M[r], z) for r in range(d)] for z in rows]
+    return [[_dot(q, w) for w in rows] for q in queries]
+
+
 class ScoreMatrix:
     """An integer score matrix ``M`` (a positive multiple of ``A``) with its FLINT transpose built once
     (``transposed`` is ``None`` for a positive multiple of the identity: no product needed)."""
 
-    __slots__ = ("rows", "transposed")
+    __slots__ = ("rows", "transposed", "field")
 
     def __init__(self, rows: list[list[int]]):
         from flint import fmpz_mat
 
         self.rows = rows
+        self.field = is_field_valued(rows)
+        if self.field:  # entries of a number field: products in Python (_field_scores)
+            self.transposed = None
+            return
         d = len(rows)
         scalar = rows[0][0] > 0 and all(rows[i][j] == (rows[0][0] if i == j else 0)
                                         for i in range(d) for j in range(d))
@@ -167,7 +223,7 @@ def is_symmetric(A: Sequence[Sequence[Fraction]]) -> bool:
 def is_positive_definite(A: Sequence[Sequence[Fraction]]) -> bool:
     """Exact test for a symmetric ``A``: all pivots of Gaussian elimination (LDLᵀ) positive."""
     d = len(A)
-    M = [[Fraction(x) for x in row] for row in A]
+    M = [[exact(x) for x in row] for row in A]
     for k in range(d):
         if M[k][k] <= 0:
             return False
@@ -181,5 +237,5 @@ def is_positive_definite(A: Sequence[Sequence[Fraction]]) -> bool:
 def satisfies_H(heads) -> bool:
     """Hypothesis H: every head's ``A`` symmetric positive definite and ``alpha > 0``."""
     return all(
-        is_symmetric(h.A) and is_positive_definite(h.A) and Fraction(h.alpha) > 0 for h in heads
+        is_symmetric(h.A) and is_positive_definite(h.A) and exact(h.alpha) > 0 for h in heads
     )

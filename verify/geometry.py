@@ -12,10 +12,16 @@ and checked. Whenever that fails (degenerate or unlucky float answers), an
 exact phase-I simplex with Bland's rule decides, and its final duals give
 the Farkas certificate (the hyperplane). The float step only ever proposes;
 only exactly verified certificates are returned.
+
+The same code decides over a real number field: points whose coordinates are
+:class:`~dynamics.number_field.FieldElement` (an algebraic run) take the same
+exact elimination and simplex, whose every step is ``+ − × ÷`` and an exact
+sign, and certificates with entries in that field.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
@@ -24,6 +30,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from dynamics.floats import approx_float
+from dynamics.number_field import FieldElement
 
 Point = Sequence[Fraction]
 
@@ -52,6 +59,18 @@ class HullCertificate:
             return 0.0
         norm2 = sum(w * w for w in self.normal)
         return approx_float(self.margin * self.margin / norm2) ** 0.5 if norm2 else float("inf")
+
+
+def _exact(x):
+    return x if isinstance(x, FieldElement) else Fraction(x)
+
+
+def _log2(v) -> int:
+    """About ``log2 |v|`` for a nonzero exact number (to scale floats; only proposals depend on it)."""
+    if isinstance(v, FieldElement):
+        value = abs(float(v))
+        return 1100 if value == math.inf else (math.frexp(value)[1] if value else -1100)
+    return v.numerator.bit_length() - v.denominator.bit_length()
 
 
 def _dot(u: Sequence[Fraction], v: Sequence[Fraction]) -> Fraction:
@@ -108,8 +127,7 @@ def _float_proposal(points: Sequence[Point], x: Point) -> HullCertificate | None
     m, d = len(points), len(x)
     # Scale the coordinates by one power of two (λ is unchanged) so that the floats neither
     # overflow nor all underflow, whatever the magnitude of the exact numbers.
-    top = max((v.numerator.bit_length() - v.denominator.bit_length() for p in (*points, x) for v in p if v),
-              default=0)
+    top = max((_log2(v) for p in (*points, x) for v in p if v), default=0)
     scale = Fraction(2) ** -top
     A = np.empty((d + 1, m))
     A[:d] = np.array([[approx_float(v * scale) for v in p] for p in points]).T
@@ -142,8 +160,8 @@ def _simplex(points: Sequence[Point], x: Point) -> HullCertificate:
     """
     m, d = len(points), len(x)
     r = d + 1
-    A = [[Fraction(p[i]) for p in points] for i in range(d)] + [[Fraction(1)] * m]
-    b = [Fraction(v) for v in x] + [Fraction(1)]
+    A = [[_exact(p[i]) for p in points] for i in range(d)] + [[Fraction(1)] * m]
+    b = [_exact(v) for v in x] + [Fraction(1)]
     sign = [1 if v >= 0 else -1 for v in b]
     A = [[sign[i] * v for v in A[i]] for i in range(r)]
     b = [sign[i] * b[i] for i in range(r)]
@@ -235,7 +253,7 @@ def is_vertex(points: Sequence[Point], i: int, normal_hint: Point | None = None)
         return HullCertificate(inside=False, normal=tuple(Fraction(0) for _ in x), offset=Fraction(-1),
                                margin=Fraction(1))
     if normal_hint is not None:
-        w = tuple(Fraction(v) for v in normal_hint)
+        w = tuple(_exact(v) for v in normal_hint)
         offset = max(_dot(w, p) for p in others)
         if _dot(w, x) > offset:
             return HullCertificate(inside=False, normal=w, offset=offset, margin=_dot(w, x) - offset)

@@ -65,7 +65,9 @@ from typing import Any, Callable, Iterable, Sequence
 from dynamics.config import Config
 from dynamics.errors import InputError
 
-from .exact import is_symmetric
+from dynamics.number_field import FieldElement
+
+from .exact import is_field_valued, is_symmetric
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -136,18 +138,36 @@ def matrix_class(A: Sequence[Sequence[Fraction]]) -> str:
 
 
 def _inertia(A: Sequence[Sequence[Fraction]]) -> tuple[int, int]:
-    """``(positive, negative)`` eigenvalue counts of a symmetric rational ``A`` (docstring of :func:`matrix_class`)."""
+    """``(positive, negative)`` eigenvalue counts of a symmetric ``A`` (docstring of :func:`matrix_class`);
+    rational entries through FLINT, number-field entries through :func:`_charpoly` in the field."""
     from flint import fmpq, fmpq_mat
 
     d = len(A)
-    M = fmpq_mat(d, d, [fmpq(Fraction(x).numerator, Fraction(x).denominator) for row in A for x in row])
-    coefficients = [Fraction(int(c.p), int(c.q)) for c in M.charpoly().coeffs()]  # constant term first
+    if is_field_valued(A):
+        coefficients = _charpoly(A)
+    else:
+        M = fmpq_mat(d, d, [fmpq(Fraction(x).numerator, Fraction(x).denominator) for row in A for x in row])
+        coefficients = [Fraction(int(c.p), int(c.q)) for c in M.charpoly().coeffs()]  # constant term first
 
-    def changes(values: list[Fraction]) -> int:
+    def changes(values: list) -> int:
         signs = [v > 0 for v in values if v != 0]
         return sum(1 for a, b in zip(signs, signs[1:]) if a != b)
 
     return changes(coefficients), changes([c if k % 2 == 0 else -c for k, c in enumerate(coefficients)])
+
+
+def _charpoly(A: Sequence[Sequence[Any]]) -> list:
+    """``det(x I - A)``'s coefficients, constant term first, for ``A`` over any field of characteristic 0
+    (Faddeev–LeVerrier: ``M_k = A M_{k-1} + c_{d-k+1} I``, ``c_{d-k} = -tr(A M_k) / k``; exact, O(d⁴))."""
+    d = len(A)
+    coefficients = [Fraction(0)] * d + [Fraction(1)]
+    M = [[Fraction(0)] * d for _ in range(d)]
+    for k in range(1, d + 1):
+        AM = [[sum((A[i][t] * M[t][j] for t in range(d)), Fraction(0)) for j in range(d)] for i in range(d)]
+        M = [[AM[i][j] + (coefficients[d - k + 1] if i == j else 0) for j in range(d)] for i in range(d)]
+        trace = sum((sum((A[i][t] * M[t][i] for t in range(d)), Fraction(0)) for i in range(d)), Fraction(0))
+        coefficients[d - k] = -trace / k
+    return coefficients
 
 
 def config_classes(config: Config) -> list[str]:
@@ -349,7 +369,7 @@ def not_claimed(lemma_: Lemma, config: Config) -> str | None:
 
 
 def _positive(x: Any) -> bool:
-    return isinstance(x, Fraction) and x > 0
+    return isinstance(x, (Fraction, FieldElement)) and x > 0
 
 
 class Registry:

@@ -25,6 +25,12 @@ P5 then asks, for every limit point ``x``, whether ``x ∈ S``: ``x ∈ K =
 conv(leaders)`` (an exact hull certificate) and ``<A x, x> = max_{y ∈ K} <A x, y>
 = max_l <A x, z_l>`` over the leaders (the maximum of a linear function over a
 polytope is attained at a vertex).
+
+A config with irrational algebraic entries (``sqrt(2)``, ``cos(2*pi/5)``) runs on the
+algebraic engine over its number field ``K``: every quantity above is then an element of ``K``,
+and every test (equal coefficients, the quadratic's sign on ``(0, 1]``, hull membership, the
+maximum over the leaders) is the same exact test over ``K`` (exact ``+ − × ÷`` and exact signs,
+:mod:`dynamics.number_field`). The limit is exact in ``K``.
 """
 
 from __future__ import annotations
@@ -40,17 +46,24 @@ from dynamics.engine import iterate_layers
 from dynamics.config import Config
 from dynamics.errors import InputError
 from dynamics.floats import approx_float, json_number
-from dynamics.numbers import format_fraction
+from dynamics.numbers import format_exact
 from dynamics.rules import leaders as leaders_rule
 from dynamics.rules import step_weights, union_follow
 
+from .exact import exact_rows
 from .geometry import hull_membership
 
 __all__ = ["LimitResult", "certified_limit", "positive_on_unit_interval"]
 
 
 def positive_on_unit_interval(a: Fraction, b: Fraction, c: Fraction) -> bool:
-    """Exactly: is ``a λ² + b λ + c > 0`` for every ``λ ∈ (0, 1]``?"""
+    """Exactly: is ``a λ² + b λ + c > 0`` for every ``λ ∈ (0, 1]``?
+
+    Exact for coefficients in ``Q`` or in any real number field (only ``+ − × ÷`` and exact
+    comparisons): ``q(1) > 0``; ``q(0⁺) ≥ 0`` from ``c``, then ``b``, then ``a``; and for a
+    convex ``q`` whose vertex ``-b/2a`` lies in ``(0, 1)``, ``q(vertex) = c - b²/4a > 0``. A
+    concave or linear ``q`` has its minimum over ``[0, 1]`` at an end.
+    """
     if a + b + c <= 0:  # λ = 1
         return False
     if c < 0:  # negative just right of 0
@@ -71,7 +84,7 @@ class LimitResult:
     certified: bool
     certified_at: int | None
     steps_run: int
-    limit: list[list[Fraction]] | None = None
+    limit: list[list[Fraction]] | None = None  # Fractions, or number-field elements for an algebraic config
     clusters: list[list[int]] | None = None
     leaders: tuple[int, ...] = ()
     in_S: list[bool] | None = None
@@ -84,7 +97,7 @@ class LimitResult:
             "certified": self.certified,
             "certified_at": self.certified_at,
             "steps_run": self.steps_run,
-            "limit": None if self.limit is None else [[format_fraction(x) for x in row] for row in self.limit],
+            "limit": None if self.limit is None else [[format_exact(x) for x in row] for row in self.limit],
             "clusters": self.clusters,
             "leaders": list(self.leaders),
             "in_S": self.in_S,
@@ -178,14 +191,24 @@ def _in_S(x, leader_points, A) -> bool:
     return _dot(Ax, x) == max(_dot(Ax, y) for y in leader_points)
 
 
+def _engine(config: Config):
+    """The exact engine for a rational config, the algebraic one over its number field for an algebraic one."""
+    if config.is_rational:
+        return ExactEngine(config)
+    from dynamics.backends.algebraic import AlgebraicEngine
+
+    return AlgebraicEngine(config)
+
+
 def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None = None) -> LimitResult:
     """Run the exact engine until the follow pattern is provably frozen, then return the exact limit.
 
     Parameters
     ----------
     config
-        A rational configuration (any A; ``in_S`` is evaluated for one head),
-        every ``V = I`` and every ``alpha > 0``. With a layer schedule of
+        A configuration with rational entries (run on the exact engine) or real algebraic ones
+        (``sqrt(2)``, ``cos(2*pi/5)``: run on the algebraic engine, the limit exact in their number
+        field); any A (``in_S`` is evaluated for one head), every ``V = I`` and every ``alpha > 0``. With a layer schedule of
         ``L`` entries the pattern is tested from layer ``L - 1`` on (the
         layers are the same from there), with the last entry's parameters.
     max_steps
@@ -196,26 +219,27 @@ def certified_limit(config: Config, max_steps: int = 200, max_memory: int | None
         grow with the steps; a budget whose last state could not fit is
         refused before the work (:func:`dynamics.budget.check_memory`).
     """
-    config.require_rational("a certified limit")
+    engine = _engine(config)
+    exact = getattr(engine, "exact_config", config)  # entries in the number field for the algebraic engine
     if not config.identity_values:
         raise InputError(f"{config.source}: a certified limit needs V = I in every head (with a value matrix the "
                          "fixed tokens move, so the straight-line argument of SPEC §4 does not apply)")
-    if any(h.alpha <= 0 for _, h in config.all_heads()):
+    if any(h.alpha <= 0 for _, h in exact.all_heads()):
         # λ = c_0^t ∈ (0, 1] and the convex motion toward m_i need every alpha > 0.
         raise InputError(f"{config.source}: a certified limit needs every alpha > 0 (the motion toward the "
                          "limit is a contraction only then)")
-    check_memory(config, max_steps, "exact", max_memory, keep_states=False)
+    check_memory(config, max_steps, engine.backend, max_memory, keep_states=False)
     start = time.perf_counter()
     last_entry = len(config.schedule) - 1  # from layer L-1 on, every layer is the same
     gaps: list[float] = []
     none_fixed = True
-    for item in iterate_layers(ExactEngine(config), max_steps):
+    for item in iterate_layers(engine, max_steps):
         k, state, per_head = item.k, item.state, item.follow_by_head
-        heads = config.heads_at(k)
+        heads = exact.heads_at(k)
         union = union_follow(per_head)
-        keys = state.row_keys()
+        keys = engine.keys(state)
         leader_set = set(leaders_rule(union, keys))
-        Z = state.fractions()
+        Z = exact_rows(state)
         gaps.append(_max_gap(Z, heads[0].A, per_head[0]))
         if k < last_entry:
             continue

@@ -12,7 +12,9 @@ Stable public attributes (the lemma API, see :mod:`verify.lemmas`):
 ``run.config``              the :class:`~dynamics.config.Config`
 ``run.n``, ``run.d``        tokens and dimension
 ``run.steps``               ``K``: the run has states ``Z^0 … Z^K``
-``run.states[k][i]``        token ``i`` of ``Z^k``, a tuple of :class:`fractions.Fraction` (k = 0…K)
+``run.states[k][i]``        token ``i`` of ``Z^k``, a tuple of :class:`fractions.Fraction` (k = 0…K);
+                            on an algebraic run in an irrational field ``K``, of
+                            :class:`~dynamics.number_field.FieldElement` (exact ``+ − × ÷ == <``)
 ``run.follow[k][h][i]``     ``C^h_i(Z^k)`` under layer k's heads, a sorted tuple (k = 0…K-1)
 ``run.leaders[k]``          sorted leaders of ``Z^k`` (k = 0…K)
 ==========================  ===============================================================
@@ -22,7 +24,10 @@ follow sets of ``Z^K``), ``run.ints[k]`` (``Z^k`` as integer rows over one
 denominator, :class:`~verify.exact.IntState`), ``run.repeats[k]`` (``Z^k = Z^{k-1}`` exactly under
 the same schedule entry, so step ``k`` repeats step ``k - 1``), ``run.trajectory`` (the backend's
 :class:`~dynamics.trajectory.Trajectory`, whose own decisions P4 and D1
-judge) and ``run.H`` (hypothesis H holds for every head of every layer).
+judge), ``run.H`` (hypothesis H holds for every head of every layer) and ``run.field`` (the
+number field of an algebraic run in an irrational field, else ``None``). On such a run
+``run.config`` is the config with every entry an element of ``run.field``, so a lemma combines
+parameters and states exactly as it does over the rationals.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from dynamics.config import Config
+from dynamics.config import Config, Head
 from dynamics.floats import json_number
+from dynamics.number_field import FieldElement, RealField
 from dynamics.rational import RationalMatrix
 from dynamics.trajectory import Trajectory
 
@@ -75,6 +81,39 @@ class Verdict:
         return out
 
 
+def exact_config(config: Config, trajectory: Trajectory | None = None) -> tuple[Config, "RealField | None"]:
+    """``(config, None)`` for a rational config; for an algebraic one, the config with every entry an
+    element of its number field ``K`` and ``K`` itself (:func:`dynamics.backends.algebraic.config_over_field`).
+
+    With an algebraic ``trajectory``, ``K`` is the field its states live in, checked to be the field
+    of the config's entries (the same minimal polynomial and root), so that states and parameters
+    can be combined exactly.
+    """
+    if config.is_rational:
+        return config, None
+    from dynamics.backends.algebraic import config_over_field
+
+    field = None
+    if trajectory is not None and trajectory.states and trajectory.states[0] \
+            and isinstance(trajectory.states[0][0][0], FieldElement):
+        field = trajectory.states[0][0][0].field
+    field, over = config_over_field(config, field)
+    if field.degree <= 1:  # irrational-looking entries that are rational ("sqrt(4)"): a rational config
+        return _rational(over), None
+    return over, field
+
+
+def _rational(config: Config) -> Config:
+    """A config over the field ``Q`` with its entries as Fractions."""
+    def rows(M):
+        return tuple(tuple(x.to_fraction() for x in row) for row in M)
+
+    schedule = tuple(tuple(Head(A=rows(h.A), alpha=h.alpha.to_fraction(), V=None if h.V is None else rows(h.V))
+                           for h in heads) for heads in config.schedule)
+    return Config(tokens=rows(config.tokens), heads=(), layers=schedule, steps=config.steps, name=config.name,
+                  description=config.description, source=config.source)
+
+
 class Run:
     """Exact states, follow sets and leaders of a trajectory (module docstring).
 
@@ -89,6 +128,8 @@ class Run:
 
     def __init__(self, config: Config, trajectory: Trajectory):
         require_finite(trajectory)
+        self.field = None  # the number field of an algebraic run in an irrational field (else None)
+        config, self.field = exact_config(config, trajectory)
         self.config = config
         self.trajectory = trajectory
         ints = [IntState.from_ints(s.ints(), s.den) if isinstance(s, RationalMatrix) else IntState(exact_rows(s))

@@ -49,10 +49,8 @@ def build_figures(doc: dict[str, Any]) -> dict[str, bytes]:
     """Every figure of the report, as deterministic PNG bytes keyed by file name."""
     import numpy as np
 
-    from dynamics import config_from_dict, simulate
-
     from ..plots import RunPicture, compact_png, trajectory_figure
-    from .figures import counterexample_figure, deviation_plot, png_bytes, token_panels
+    from .figures import deviation_plot, png_bytes, token_panels
     from .sections import FIGURE2_STEPS
 
     figures: dict[str, bytes] = {}
@@ -127,6 +125,28 @@ def _symmetric(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
         lines.append(f"| {item['name']} | `{item['field']}` ({item['degree']}) | {item['tied']} | {follows}, "
                      f"{item['steps']} steps | {'yes, exactly' if item['on_axis'] else 'no'} | {interval} | {floats} |")
     lines.append("")
+    if all("claims" in item for item in items):
+        lines += [
+            "The claims are checked on these exact runs, and their limits certified, over the same fields: hull "
+            "membership, leaders and the λ-quadratic sign tests are exact tests in Q(θ) (`python -m verify check "
+            "CONFIG` and `python -m verify limit CONFIG` choose the algebraic engine for such a config).",
+            "",
+            "| configuration | claims that hold (of those claimed) | certified limit | limit of the tied token | in S |",
+            "|---|---|---|---|---|",
+        ]
+        for item in items:
+            claimed = {c: v for c, v in item["claims"].items() if v is not None}
+            held = [c for c, v in claimed.items() if v]
+            failed = [c for c, v in claimed.items() if v is False]
+            claims = ", ".join(held) + (f"; **fails: {', '.join(failed)}**" if failed else "")
+            limit = item["limit"]
+            at = "not certified" if limit["certified_at"] is None else (
+                f"frozen at step {limit['certified_at']}, {len(limit['clusters'])} clusters")
+            point = f"`({', '.join(limit['tied_limit'])})`" if limit["tied_limit"] else "—"
+            in_s = "—" if limit["in_S"] is None else ("every limit point" if all(limit["in_S"]) else
+                                                     f"not tokens {[i for i, ok in enumerate(limit['in_S']) if not ok]}")
+            lines.append(f"| {item['name']} | {claims} | {at} | {point} | {in_s} |")
+        lines.append("")
     for item in items:
         name = _symmetric_figure(item)
         if name in figures:

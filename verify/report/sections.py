@@ -318,6 +318,8 @@ def run_symmetric(budget: Budget, seed: int, workers: int, progress=None) -> lis
         float_follow = [list(f[tied]) for f in floats.follow]
         differs = [k for k, (a, b) in enumerate(zip(exact_follow, float_follow)) if a != b]
         undecided = interval.info.get("undecided")
+        verdicts = check_all(config, exact)  # judged over the field, from the exact states
+        limit = certified_limit(config, max_steps=budget.limit_steps)
         out.append({
             "name": name, "config": config.to_dict(), "tied": tied, "steps": SYMMETRIC_STEPS,
             "field": exact.info["field"], "degree": exact.info["degree"],
@@ -333,6 +335,9 @@ def run_symmetric(budget: Budget, seed: int, workers: int, progress=None) -> lis
                          "undecided_rows": undecided["rows"] if undecided else [], "prec": interval.info.get("prec")},
             "float64": {"follow": float_follow[:3], "first_wrong_step": differs[0] if differs else None,
                         "wrong_steps": len(differs)},
+            "claims": {c: v.holds for c, v in verdicts.items()},
+            "limit": {"certified_at": limit.certified_at, "clusters": limit.clusters, "in_S": limit.in_S,
+                      "tied_limit": limit.to_json()["limit"][tied] if limit.certified else None},
         })
         if progress:
             progress()
