@@ -174,6 +174,24 @@ def test_an_element_prints_in_the_input_grammar_and_reads_back_as_itself(element
         assert abs(value_at(again) - value_at(element)) <= mpmath.mpf(2) ** -250 * (1 + abs(value_at(element)))
 
 
+@pytest.mark.parametrize("entries, printed", [
+    (["sqrt(2)", "sqrt(3)", "1 + sqrt(6)/3"], ["sqrt(2)", "sqrt(3)", "1 + 1/3*sqrt(2)*sqrt(3)"]),
+    (["2^(1/3)", "sqrt(3)", "2^(2/3) - sqrt(3)*2^(1/3)"], ["2^(1/3)", "sqrt(3)", "(2^(1/3))^2 - 2^(1/3)*sqrt(3)"]),
+    (["cos(pi/7)/3", "sqrt(2)/2"], ["1/3*cos(pi/7)", "1/2*sqrt(2)"]),
+])
+def test_a_field_of_several_entries_prints_in_their_products_not_in_powers_of_theta(entries, printed):
+    """θ = sqrt(2) + sqrt(3) is SymPy's primitive element; the user's entries print as they wrote them."""
+    from dynamics.number_field import minimal_polynomial_text
+
+    field, elements = field_of([parse_number(t) for t in entries])
+    assert [str(e) for e in elements] == printed
+    for element in elements:  # and each reads back as itself
+        _, (again,) = field_of([parse_number(str(element))])
+        assert abs(value_at(again) - value_at(element)) < mpmath.mpf(2) ** -300
+    minpoly = minimal_polynomial_text(field)  # x^4 - 10*x^2 + 1, highest power first, no "+ (-10)*x^2"
+    assert "(-" not in minpoly and "+ -" not in minpoly and f"x^{field.degree}" in minpoly.split(" ")[0]
+
+
 @pytest.mark.parametrize("text, fragment", [("cos(pi/120)", "degree up to 32"), ("2^(1/40)", "index 40"),
                                             ("sin(pi/97)", "above the limit")])
 def test_entries_of_too_high_degree_are_refused_at_once(text, fragment):

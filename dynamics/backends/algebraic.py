@@ -24,7 +24,7 @@ from typing import Callable
 
 from ..config import Config, Head
 from ..errors import InputError
-from ..number_field import FieldElement, RealField, field_of
+from ..number_field import FieldElement, RealField, field_of, minimal_polynomial_text
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory
 
@@ -94,7 +94,7 @@ class AlgebraicEngine:
 
     def info(self) -> dict:
         return {"field": f"Q({self.field.generator})", "degree": self.field.degree,
-                "minimal_polynomial": str(self.field.minpoly), "refinements": self.field.refinements}
+                "minimal_polynomial": minimal_polynomial_text(self.field), "refinements": self.field.refinements}
 
     def follow_sets(self, state: State, k: int = 0) -> tuple[FollowSets, ...]:
         """``C^h_i`` for every head of layer ``k``, each argmax decided by exact signs."""
