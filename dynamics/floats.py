@@ -26,7 +26,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["FLOAT_MAX", "float_rows", "float_config", "FloatHead", "approx_float", "approx_str", "json_number"]
+__all__ = ["FLOAT_MAX", "float_rows", "nearest_float", "float_config", "FloatHead", "approx_float", "approx_str", "json_number"]
 
 #: Largest finite value of each float dtype.
 FLOAT_MAX = {"float64": Fraction(np.finfo(np.float64).max.item()),
@@ -70,13 +70,35 @@ def float_rows(rows: Sequence[Sequence[Fraction]], dtype: str, source: str, wher
                 limit = float(FLOAT_MAX[dtype])
                 raise ConfigError(f"{source}: field '{where}[{i}][{k}]': {approx_str(x, 3)} is outside the {dtype} range "
                                   f"(±{limit:.2g}); use the exact or certified backend")
-            out[i, k] = x.numerator / x.denominator  # correctly rounded, 0.0 below the subnormals
-    result = out.astype(dtype)
-    if not np.isfinite(result).all():  # a value on the rounding boundary, rounded twice (float64, then float32)
-        i, k = (int(v) for v in np.argwhere(~np.isfinite(result))[0])
-        raise ConfigError(f"{source}: field '{where}[{i}][{k}]': {approx_str(rows[i][k], 3)} is outside the {dtype} range; "
-                          "use the exact or certified backend")
-    return result
+            out[i, k] = nearest_float(x, dtype)
+    return out.astype(dtype)  # exact: each entry is already a value of dtype
+
+
+def nearest_float(x: Fraction, dtype: str = "float64") -> float:
+    """``x`` rounded to the nearest value of ``dtype`` (ties to even), as a Python float; ``x`` must not
+    round to infinity (:func:`_rounds_to_infinity`). Values below half the smallest subnormal give 0.
+
+    ``p/q`` in Python is correctly rounded to float64. For float32 that double rounding
+    ``RN32(RN64(x))`` is exact except in one case: every float32 value and every midpoint between
+    two neighbouring float32 values is a float64 value (24 + 1 bits, exponents inside float64's
+    normal range), so rounding ``x`` to float64 never crosses such a point and
+    ``RN32(RN64(x)) = RN32(x)`` unless ``RN64(x)`` *lands* on a midpoint ``m ≠ x``; then the
+    nearest float32 is the neighbour on ``x``'s side of ``m`` (``1 + 2^-24 + 2^-60`` rounds up to
+    ``1 + 2^-23``, not to even ``1``).
+    """
+    near64 = x.numerator / x.denominator
+    if dtype == "float64" or Fraction(near64) == x:
+        return float(np.float64(near64).astype(dtype))
+    with np.errstate(over="ignore"):
+        near32 = np.float32(near64)
+    if not np.isfinite(near32):  # RN64(x) is the overflow threshold itself, which x (refused beyond it) is below
+        return math.copysign(float(np.finfo(np.float32).max), near64)
+    with np.errstate(over="ignore"):  # the neighbour of the largest float32 is inf
+        below, above = (near32, np.nextafter(near32, np.float32(np.inf))) if Fraction(float(near32)) <= Fraction(near64) \
+            else (np.nextafter(near32, np.float32(-np.inf)), near32)
+    if np.isfinite(above) and Fraction(float(below)) + Fraction(float(above)) == 2 * Fraction(near64):
+        return float(above if x > Fraction(near64) else below)
+    return float(near32)
 
 
 def approx_float(x: Fraction | int) -> float:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from dynamics import ConfigError, config_from_dict, simulate
-from dynamics.floats import approx_float, approx_str, float_rows
+from dynamics.floats import approx_float, approx_str, float_rows, nearest_float
 
 MAX64 = Fraction(np.finfo(np.float64).max.item())
 MAX32 = Fraction(np.finfo(np.float32).max.item())
@@ -45,6 +45,57 @@ def test_float_rows_refuses_exactly_the_values_that_round_to_infinity():
     with pytest.raises(ConfigError, match="float32 range"):
         float_rows([[MAX32 * 2]], "float32", "c.json", "A")
     assert float_rows([[Fraction(1, 10 ** 400)]], "float32", "c.json", "A")[0, 0] == 0.0
+
+
+def _nearest32_by_search(x: Fraction) -> float:
+    """Independent reference: the float32 closest to ``x`` among the neighbours of a rough guess, ties to
+    the even significand (exact comparisons, no rounding mode involved)."""
+    guess = np.float32(float(x)) if abs(x) < MAX32 else np.float32(math.copysign(float(MAX32), x))
+    candidates = [guess]
+    for direction in (np.inf, -np.inf):
+        c = guess
+        for _ in range(2):
+            with np.errstate(over="ignore"):
+                c = np.nextafter(c, np.float32(direction))
+            candidates.append(c)
+    candidates = [c for c in candidates if np.isfinite(c)]
+    best = min(abs(Fraction(float(c)) - x) for c in candidates)
+    closest = [c for c in candidates if abs(Fraction(float(c)) - x) == best]
+    return float(min(closest, key=lambda c: int(np.array(c, np.float32).view(np.uint32)) & 1))
+
+
+@st.composite
+def near_float32_midpoints(draw):
+    """Values on, just above or just below a float32 midpoint (where rounding twice, through float64, errs),
+    anywhere from the subnormals to the largest float32, plus arbitrary fractions."""
+    if draw(st.booleans()):
+        return draw(st.fractions(min_value=-MAX32, max_value=MAX32))
+    a = np.float32(draw(st.floats(min_value=-float(MAX32), max_value=float(MAX32), width=32)))
+    with np.errstate(over="ignore"):
+        b = np.nextafter(a, np.float32(np.inf))
+    if not np.isfinite(b):
+        a, b = np.nextafter(a, np.float32(-np.inf)), a
+    mid = (Fraction(float(a)) + Fraction(float(b))) / 2
+    nudge = Fraction(draw(st.sampled_from([-1, 0, 1]))) * abs(Fraction(float(b)) - Fraction(float(a))) / 2 ** draw(st.integers(30, 80))
+    return mid + nudge
+
+
+@settings(max_examples=400, deadline=None)
+@given(near_float32_midpoints())
+def test_nearest_float_rounds_once_to_float32(x):
+    """Rounding through float64 lands on a float32 midpoint and then breaks the tie wrongly; nearest_float
+    does not (1 + 2^-24 + 2^-60 is 1 + 2^-23)."""
+    assert nearest_float(x, "float32") == _nearest32_by_search(x)
+    assert float_rows([[x]], "float32", "c.json", "tokens")[0, 0] == np.float32(_nearest32_by_search(x))
+
+
+def test_the_double_rounding_case_itself():
+    x = 1 + Fraction(1, 2 ** 24) + Fraction(1, 2 ** 60)
+    assert nearest_float(x, "float32") == 1 + 2.0 ** -23
+    assert nearest_float(1 + Fraction(1, 2 ** 24), "float32") == 1.0  # an exact tie goes to even
+    threshold = MAX32 + MAX32 / (2 ** 24 - 1) / 2  # float64 rounds values just below it onto it
+    for x in (threshold - Fraction(1, 2 ** 40), -threshold + 1):
+        assert nearest_float(x, "float32") == math.copysign(float(MAX32), x)
 
 
 @pytest.mark.parametrize("backend, dtype", [("float", "float64"), ("float", "float32"), ("torch", "float32"),
