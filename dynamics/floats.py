@@ -26,7 +26,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["FLOAT_MAX", "float_rows", "nearest_float", "float_config", "FloatHead", "approx_float", "approx_str", "json_number"]
+__all__ = ["FLOAT_MAX", "float_rows", "nearest_float", "exact_input", "float_config", "FloatHead", "approx_float", "approx_str", "json_number"]
 
 #: Largest finite value of each float dtype.
 FLOAT_MAX = {"float64": Fraction(np.finfo(np.float64).max.item()),
@@ -47,7 +47,7 @@ def float_rows(rows: Sequence[Sequence[Fraction]], dtype: str, source: str, wher
     Parameters
     ----------
     rows
-        Rows of exact numbers.
+        Rows of exact numbers: Fractions, or number-field elements (rounded correctly as well).
     dtype
         The float format of the backend.
     source
@@ -68,7 +68,8 @@ def float_rows(rows: Sequence[Sequence[Fraction]], dtype: str, source: str, wher
         for k, x in enumerate(row):
             if _rounds_to_infinity(x, dtype):
                 limit = float(FLOAT_MAX[dtype])
-                raise ConfigError(f"{source}: field '{where}[{i}][{k}]': {approx_str(x, 3)} is outside the {dtype} range "
+                shown = x if isinstance(x, (int, Fraction)) else x.bounds()[0]
+                raise ConfigError(f"{source}: field '{where}[{i}][{k}]': {approx_str(shown, 3)} is outside the {dtype} range "
                                   f"(±{limit:.2g}); use the exact or certified backend")
             out[i, k] = nearest_float(x, dtype)
     return out.astype(dtype)  # exact: each entry is already a value of dtype
@@ -77,6 +78,8 @@ def float_rows(rows: Sequence[Sequence[Fraction]], dtype: str, source: str, wher
 def nearest_float(x: Fraction, dtype: str = "float64") -> float:
     """``x`` rounded to the nearest value of ``dtype`` (ties to even), as a Python float; ``x`` must not
     round to infinity (:func:`_rounds_to_infinity`). Values below half the smallest subnormal give 0.
+    ``x`` may be a number-field element (:class:`~dynamics.number_field.FieldElement`), also rounded
+    correctly (:func:`_nearest_algebraic`).
 
     ``p/q`` in Python is correctly rounded to float64. For float32 that double rounding
     ``RN32(RN64(x))`` is exact except in one case: every float32 value and every midpoint between
@@ -86,6 +89,9 @@ def nearest_float(x: Fraction, dtype: str = "float64") -> float:
     nearest float32 is the neighbour on ``x``'s side of ``m`` (``1 + 2^-24 + 2^-60`` rounds up to
     ``1 + 2^-23``, not to even ``1``).
     """
+    if not isinstance(x, (int, Fraction)):
+        return _nearest_algebraic(x, dtype)
+    x = Fraction(x)
     near64 = x.numerator / x.denominator
     if dtype == "float64" or Fraction(near64) == x:
         return float(np.float64(near64).astype(dtype))
@@ -99,6 +105,29 @@ def nearest_float(x: Fraction, dtype: str = "float64") -> float:
     if np.isfinite(above) and Fraction(float(below)) + Fraction(float(above)) == 2 * Fraction(near64):
         return float(above if x > Fraction(near64) else below)
     return float(near32)
+
+
+def _nearest_algebraic(x, dtype: str) -> float:
+    """The nearest ``dtype`` value to a number-field element, from rational bounds ``lo ≤ x ≤ hi``
+    (:meth:`~dynamics.number_field.FieldElement.bounds`) at doubling precision until ``lo`` and ``hi``
+    round to the same value: rounding is monotone, so ``x`` rounds to it too. This ends: an
+    irrational ``x`` is neither a float nor a midpoint between two (both rational), so it lies
+    strictly inside one rounding cell, and the bounds shrink to ``x``."""
+    from .errors import LimitError
+    from .number_field import MAX_SIGN_PRECISION
+
+    if x.is_rational():
+        return nearest_float(x.to_fraction(), dtype)
+    prec = 64
+    while prec <= MAX_SIGN_PRECISION:
+        lo, hi = x.bounds(prec)
+        if not (_rounds_to_infinity(lo, dtype) or _rounds_to_infinity(hi, dtype)):
+            below, above = nearest_float(lo, dtype), nearest_float(hi, dtype)
+            if below == above:
+                return math.copysign(below, x.sign())
+        prec *= 2
+    raise LimitError(f"rounding an element of Q({x.field.generator}) to {dtype}: not decided within "
+                     f"{MAX_SIGN_PRECISION} bits (expected to be unreachable; please report the config)")
 
 
 def approx_float(x: Fraction | int) -> float:
@@ -148,8 +177,26 @@ def approx_str(x: Fraction | int, digits: int = 6) -> str:
     return f"{sign}{mantissa}e{e:+03d}"
 
 
+def exact_input(config, what: str):
+    """The config a float backend rounds: itself when rational; when its irrational entries are
+    algebraic (``sqrt(2)/2``, ``cos(2*pi/5)``), the same config with every entry an element of their
+    number field (:func:`~dynamics.backends.algebraic.config_over_field`), so that each is rounded to
+    the dtype correctly, as ``1/3`` is. Other irrational entries (``pi``) are a one-line
+    :class:`~dynamics.number_field.NotAlgebraicError` naming the field; ``what`` (the backend) heads it."""
+    if config.first_irrational() is None:
+        return config
+    from .backends.algebraic import config_over_field
+    from .number_field import NotAlgebraicError
+
+    try:
+        return config_over_field(config)[1]
+    except NotAlgebraicError as exc:
+        raise NotAlgebraicError(f"{what} rounds rational or algebraic entries: {exc}") from None
+
+
 def float_config(config, dtype: str) -> tuple[np.ndarray, list[list["FloatHead"]]]:
-    """A rational config in a float dtype: ``(tokens, schedule)``, range-checked field by field.
+    """A rational or algebraic config in a float dtype: ``(tokens, schedule)``, each entry correctly
+    rounded (:func:`exact_input`, :func:`nearest_float`) and range-checked field by field.
 
     ``schedule[l]`` holds one :class:`FloatHead` ``(A, alpha, V)`` per head of
     layer entry ``l`` (``V = None`` for the identity). ``tokens``, ``A`` and
@@ -158,7 +205,7 @@ def float_config(config, dtype: str) -> tuple[np.ndarray, list[list["FloatHead"]
     naming the first field outside the dtype's range
     (``layers[1].heads[0].V[2][0]``).
     """
-    config.require_rational(f"a {dtype} run")
+    config = exact_input(config, f"a {dtype} run")
     tokens = float_rows(config.tokens, dtype, config.source, "tokens")
     named = iter(config.all_heads())
     schedule = []

@@ -378,6 +378,29 @@ class FieldElement:
         finally:
             ctx.prec = old
 
+    def bounds(self, prec: int = 64) -> tuple[Fraction, Fraction]:
+        """Rational ``lo ≤ self ≤ hi``: a ball evaluation at ``prec`` bits on ``θ``'s isolating interval,
+        narrowed first to width at most ``2^-(prec/2)``. Both the interval's width and the rounding
+        error fall as ``prec`` grows, so ``hi − lo → 0`` (``lo = hi`` for a rational element)."""
+        if self.is_rational():
+            value = self.to_fraction()
+            return value, value
+        from flint import arb, ctx, fmpq
+
+        field = self.field
+        width = fmpq(1, 2 ** (prec // 2))
+        while field._hi - field._lo > width and field._lo != field._hi:
+            field._refine(8)
+        old = ctx.prec
+        ctx.prec = prec
+        try:
+            ball = _horner(self.poly, arb(field._lo).union(arb(field._hi)))
+            ends = ball.lower().man_exp(), ball.upper().man_exp()
+        finally:
+            ctx.prec = old
+        lo, hi = (Fraction(int(m)) * Fraction(2) ** int(e) for m, e in ends)
+        return lo, hi
+
     def __str__(self) -> str:
         """The value in the input grammar, parsed back to the same element: ``1/3 + 1/6*sqrt(2)``.
 

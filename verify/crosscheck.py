@@ -2,7 +2,9 @@
 
 For one configuration, the float (NumPy) or torch run is compared step by step
 with the exact dynamics (computed by the certified backend, which is
-identical to the exact engine):
+identical to the exact engine; for a config with algebraic irrational entries,
+``sqrt(2)/2`` or ``cos(2*pi/5)``, by the algebraic engine over their number
+field, while the float run starts from each entry correctly rounded to its dtype):
 
 * ``wrong_rows``: tokens whose float follow set differs from the exact one at
   that step;
@@ -32,7 +34,7 @@ from dynamics.config import Config
 from dynamics.errors import InputError
 from dynamics.floats import approx_float, float_config
 
-from .exact import require_finite
+from .exact import exact_rows, require_finite
 
 __all__ = ["crosscheck", "summarise", "UNIT_ROUNDOFF"]
 
@@ -79,10 +81,11 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
         raise InputError(f"crosscheck compares float or torch runs, got {backend!r}")
     if dtype not in UNIT_ROUNDOFF:
         raise InputError(f"dtype must be float32 or float64, got {dtype!r}")
-    config.require_rational(f"a crosscheck against the {backend} backend")
-    _, schedule = float_config(config, dtype)  # refuses values beyond the dtype's range, before any work
+    reference = "certified" if config.first_irrational() is None else "algebraic"
+    # refuses values beyond the dtype's range, and entries that are not algebraic, before any work
+    _, schedule = float_config(config, dtype)
     start = time.perf_counter()
-    exact = simulate(config, steps, backend="certified", max_memory=max_memory)
+    exact = simulate(config, steps, backend=reference, max_memory=max_memory)
     options = {"dtype": dtype} | ({"device": device} if backend == "torch" else {})
     run_start = time.perf_counter()
     floats = simulate(config, steps, backend=backend, max_memory=max_memory, **options)
@@ -96,7 +99,7 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
         wrong = sorted({i for fe, ff in zip(exact_heads, float_heads) for i in range(config.n) if fe[i] != ff[i]})
         matrices = [h.A for h in schedule[config.layer_index(k)]]
         uncertain = _uncertain(floats.states[k], float_heads, matrices, dtype)
-        exact_state = exact.states[k].fractions()
+        exact_state = exact_rows(exact.states[k])
         dev = approx_float(max(abs(Fraction(float(x)) - y) for row_f, row_e in zip(floats.states[k], exact_state)
                   for x, y in zip(row_f, row_e)))
         if wrong and first is None:
@@ -105,6 +108,7 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
                           "max_abs_dev": dev})
     return {
         "backend": backend, "dtype": dtype, "device": device if backend == "torch" else "cpu",
+        "reference": "algebraic" if reference == "algebraic" else "exact",
         "n": config.n, "d": config.d, "steps_checked": steps,
         "first_disagreement": first,
         "wrong_decisions": sum(len(s["wrong_rows"]) for s in out_steps),

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import InputError
-from ..floats import float_config, float_rows
+from ..floats import exact_input, float_config, float_rows
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory, state_keys
 
@@ -57,7 +57,7 @@ class FloatEngine:
     backend = "float"
 
     def __init__(self, config: Config, dtype: str = "float64", rule: str = "hardmax", tau: float = 1.0):
-        config.require_rational("the float backend")
+        config = exact_input(config, "the float backend")  # algebraic entries are rounded correctly, as 1/3 is
         if dtype not in _DTYPES:
             raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         if rule not in ("hardmax", "softmax"):

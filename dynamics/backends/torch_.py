@@ -26,7 +26,7 @@ import torch
 
 from ..config import Config, is_identity
 from ..errors import InputError
-from ..floats import float_config, float_rows
+from ..floats import exact_input, float_config, float_rows
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory, state_keys
 
@@ -177,7 +177,7 @@ class TorchEngine:
 
     def __init__(self, config: Config, device: str = "cpu", dtype: str = "float32", rule: str = "hardmax",
                  tau: float = 1.0):
-        config.require_rational("the torch backend")
+        config = exact_input(config, "the torch backend")  # algebraic entries are rounded correctly, as 1/3 is
         if dtype not in _DTYPES:
             raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         self.config, self.rule, self.tau, self.dtype = config, rule, tau, dtype
