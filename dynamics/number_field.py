@@ -440,24 +440,35 @@ class FieldElement:
         return f"FieldElement({self})"
 
 
-def _polynomial_text(coefficients: Sequence[Fraction], generator: str) -> str:
-    """``Σ c_i θ^i`` in the input grammar (``1/3 + 1/6*sqrt(2)``, ``-3/2 + 2*(sqrt(2) + sqrt(3))^2``)."""
-    terms = []
-    theta = generator if _is_atom(generator) else f"({generator})"
-    for i, c in enumerate(coefficients):
+def _sum_text(terms) -> str:
+    """``Σ c·monomial`` in the input grammar from ``(c, monomial)`` pairs (``""``: the constant term);
+    zero terms dropped, ``1·m`` as ``m``, ``+ -`` as ``-``."""
+    parts = []
+    for c, monomial in terms:
         if c == 0:
             continue
-        power = "" if i == 0 else theta if i == 1 else f"{theta}^{i}"
-        if not power:
-            terms.append(format_fraction(c))
-        elif c == 1:
-            terms.append(power)
-        elif c == -1:
-            terms.append(f"-{power}")
+        if not monomial:
+            parts.append(format_fraction(c))
+        elif c in (1, -1):
+            parts.append(("-" if c < 0 else "") + monomial)
         else:
-            terms.append(f"{format_fraction(c)}*{power}")
-    text = " + ".join(terms) if terms else "0"
-    return text.replace("+ -", "- ")
+            parts.append(f"{format_fraction(c)}*{monomial}")
+    return " + ".join(parts).replace("+ -", "- ") if parts else "0"
+
+
+def _power(base: str, exponent: int) -> str:
+    """``base^exponent`` in the input grammar (``""`` for exponent 0; parentheses unless an atom)."""
+    if exponent == 0:
+        return ""
+    if exponent == 1:
+        return base
+    return f"{base if _is_atom(base) else f'({base})'}^{exponent}"
+
+
+def _polynomial_text(coefficients: Sequence[Fraction], generator: str) -> str:
+    """``Σ c_i θ^i`` in the input grammar (``1/3 + 1/6*sqrt(2)``, ``-3/2 + 2*(sqrt(2) + sqrt(3))^2``)."""
+    theta = generator if _is_atom(generator) else f"({generator})"
+    return _sum_text((c, _power(theta, i)) for i, c in enumerate(coefficients))
 
 
 def _padded(coefficients: Sequence[Fraction], n: int) -> list:
@@ -473,39 +484,15 @@ def _product_text(coefficients: Sequence[Fraction], names: Sequence[str], expone
 
     n = len(exponents)
     column = inverse * fmpq_mat(n, 1, _padded(coefficients, n))
-    terms = []
-    for k, e in enumerate(exponents):
-        c = Fraction(int(column[k, 0].p), int(column[k, 0].q))
-        if c == 0:
-            continue
-        factors = [(name if power == 1 else f"{name if _is_atom(name) else f'({name})'}^{power}")
-                   for name, power in zip(names, e) if power]
-        monomial = "*".join(factors)
-        if not monomial:
-            terms.append(format_fraction(c))
-        elif c in (1, -1):
-            terms.append(("-" if c < 0 else "") + monomial)
-        else:
-            terms.append(f"{format_fraction(c)}*{monomial}")
-    return " + ".join(terms).replace("+ -", "- ") if terms else "0"
+    return _sum_text((Fraction(int(column[k, 0].p), int(column[k, 0].q)),
+                      "*".join(_power(name, power) for name, power in zip(names, e) if power))
+                     for k, e in enumerate(exponents))
 
 
 def minimal_polynomial_text(field: RealField) -> str:
     """The minimal polynomial of ``θ`` in ``x``, highest power first: ``x^4 - 10*x^2 + 1``."""
     coefficients = [Fraction(int(c.p), int(c.q)) for c in field.minpoly.coeffs()]
-    terms = []
-    for i in reversed(range(len(coefficients))):
-        c = coefficients[i]
-        if c == 0:
-            continue
-        power = "" if i == 0 else "x" if i == 1 else f"x^{i}"
-        if not power:
-            terms.append(format_fraction(c))
-        elif c in (1, -1):
-            terms.append(("-" if c < 0 else "") + power)
-        else:
-            terms.append(f"{format_fraction(c)}*{power}")
-    return " + ".join(terms).replace("+ -", "- ") if terms else "0"
+    return _sum_text((coefficients[i], _power("x", i)) for i in reversed(range(len(coefficients))))
 
 
 def _is_atom(text: str) -> bool:

@@ -311,9 +311,7 @@ def run_symmetric(budget: Budget, seed: int, workers: int, progress=None) -> lis
         config = config_from_dict({"name": name, "tokens": tokens, "alpha": alpha})
         exact = simulate(config, SYMMETRIC_STEPS, backend="algebraic")
         interval = simulate(config, SYMMETRIC_STEPS, backend="interval")
-        rounded = config_from_dict({"tokens": [[float(x) for x in row] for row in exact.states[0]],
-                                    "alpha": alpha})  # the same config with float64 entries, read exactly
-        floats = simulate(rounded, SYMMETRIC_STEPS, backend="float", dtype="float64")
+        floats = simulate(config, SYMMETRIC_STEPS, backend="float", dtype="float64")  # entries correctly rounded
         exact_follow = [list(f[tied]) for f in exact.follow]
         float_follow = [list(f[tied]) for f in floats.follow]
         differs = [k for k, (a, b) in enumerate(zip(exact_follow, float_follow)) if a != b]
