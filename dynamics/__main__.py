@@ -19,7 +19,9 @@ def build_parser(prog: str = PROG) -> Parser:
                          formatter_class=HelpFormatter)
     sim.add_argument("config", help="JSON config file (SPEC §5)")
     sim.add_argument("--steps", type=non_negative_int, default=30, help="number of layers K (default 30)")
-    sim.add_argument("--backend", choices=BACKENDS, default="exact", help="arithmetic (default exact)")
+    sim.add_argument("--backend", choices=BACKENDS, default=None,
+                     help="arithmetic (default: exact for a rational config, algebraic for one with entries such "
+                          "as sqrt(2)/2 or cos(2*pi/5))")
     sim.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
     sim.add_argument("--dtype", choices=("float32", "float64"), default=None,
                      help="float precision (default: float64 for float, float32 for torch)")
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         check_output_path(args.output, inputs=[args.config])  # fail before simulating
     config = load_config(args.config, allow_nonpositive_alpha=args.allow_nonpositive_alpha,
                          max_bytes=args.max_config_size)
+    if args.backend is None:
+        args.backend = "exact" if config.is_rational else "algebraic"
     options = _backend_options(args)
     long_run = args.steps >= 50 or config.n * config.n * max(args.steps, 1) >= 10 ** 8  # many steps, or big n
     bar = progress_bar(args.steps, f"{args.backend} steps", enabled=not args.no_progress and long_run)

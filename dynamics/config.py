@@ -281,8 +281,9 @@ class Config:
         if field_text is not None:
             raise ConfigError(
                 f"{self.source}: field {field_text} is an expression that is not a plain rational number "
-                f"(sqrt, cos, pi, …); {what} takes rational configs (`python -m dynamics simulate --backend "
-                "algebraic` runs algebraic ones such as sqrt(2) or cos(2*pi/5) exactly, `--backend interval` any)"
+                f"(sqrt, cos, pi, …); {what} takes rational configs (`--backend algebraic` runs algebraic "
+                "entries such as sqrt(2) or cos(2*pi/5) exactly; `python -m dynamics simulate --backend interval` "
+                "encloses any)"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -182,7 +182,7 @@ def exact_input(config, what: str):
     algebraic (``sqrt(2)/2``, ``cos(2*pi/5)``), the same config with every entry an element of their
     number field (:func:`~dynamics.backends.algebraic.config_over_field`), so that each is rounded to
     the dtype correctly, as ``1/3`` is. Other irrational entries (``pi``) are a one-line
-    :class:`~dynamics.number_field.NotAlgebraicError` naming the field; ``what`` (the backend) heads it."""
+    :class:`~dynamics.number_field.NotAlgebraicError` naming the field; ``what`` (the backend) is named in it."""
     if config.first_irrational() is None:
         return config
     from .backends.algebraic import config_over_field
@@ -191,7 +191,7 @@ def exact_input(config, what: str):
     try:
         return config_over_field(config)[1]
     except NotAlgebraicError as exc:
-        raise NotAlgebraicError(f"{what} rounds rational or algebraic entries: {exc}") from None
+        raise NotAlgebraicError(f"{exc} ({what} rounds rational or algebraic entries)") from None
 
 
 def float_config(config, dtype: str) -> tuple[np.ndarray, list[list["FloatHead"]]]:

@@ -614,9 +614,8 @@ def _field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> 
         field = RealField(fmpz_poly([int(c) for c in reversed(minpoly.all_coeffs())]), lo, hi, generator)
     element_of = {value: field.element([Fraction(int(sympy.numer(c)), int(sympy.denom(c))) for c in reversed(rep)])
                   for value, rep in zip(irrational, reps)} if irrational else {}
-    if irrational and not any(_grammar(v) == field.generator for v in irrational):
-        named = sorted(((_grammar(v), element) for v, element in element_of.items()), key=lambda t: (len(t[0]), t[0]))
-        field.use_product_basis(named)
+    if irrational and not _is_atom(field.generator):  # θ = sqrt(2) + sqrt(3), or -sqrt(2)/4 + sqrt(6)/4
+        field.use_product_basis(_basis_candidates(field, generator_sym, element_of))
     leaves = {node: (field.element(Fraction(int(v.p), int(v.q))) if v.is_rational else element_of[v])
               for node, v in atoms.items()}
     elements = []
@@ -688,6 +687,28 @@ def _evaluate(node: tuple, field: RealField, leaves: dict) -> FieldElement:
         return result
     a, b = _evaluate(node[1], field, leaves), _evaluate(node[2], field, leaves)
     return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b}[kind]()
+
+
+def _basis_candidates(field: RealField, generator_sym, element_of: dict) -> list[tuple[str, "FieldElement"]]:
+    """Named elements to print a field's elements with (:meth:`RealField.use_product_basis`): the
+    radicals inside the entries (``sqrt(2)``, ``sqrt(6)`` of ``cos(pi/12) = sqrt(2)/4 + sqrt(6)/4``)
+    and the entries themselves, shortest name first."""
+    import sympy
+    from sympy.polys.numberfields import to_number_field
+
+    named = {_grammar(v): element for v, element in element_of.items()}
+    radicals = {r for v in element_of for r in v.atoms(sympy.Pow)
+                if r.exp.is_Rational and not r.exp.is_integer and r.is_real}
+    for radical in radicals:
+        name = _grammar(radical)
+        if name in named:
+            continue
+        try:
+            rep = to_number_field(radical, generator_sym).rep.to_list()
+        except Exception:  # noqa: BLE001 (not in the field as SymPy sees it: simply not a candidate)
+            continue
+        named[name] = field.element([Fraction(int(sympy.numer(c)), int(sympy.denom(c))) for c in reversed(rep)])
+    return sorted(named.items(), key=lambda t: (len(t[0]), t[0]))
 
 
 def _check_degrees(distinct: list) -> None:

@@ -76,7 +76,7 @@ def test_a_float_run_starts_from_the_rounded_entries_and_refuses_transcendental_
                     backend="float", dtype="float32")
     assert traj.states[0].tolist() == [[np.float32(2 ** 0.5 / 2), np.float32(1 / 3)],
                                        [0.0, np.float32((1 + 5 ** 0.5) / 4)]]
-    with pytest.raises(NotAlgebraicError, match="the float backend rounds rational or algebraic entries.*'pi'"):
+    with pytest.raises(NotAlgebraicError, match="field 'tokens\\[0\\]\\[0\\]': 'pi' is not an algebraic number.*the float backend rounds"):
         simulate(config_from_dict({"tokens": [["pi", "0"], ["0", "1"]], "alpha": 1}), 1, backend="float")
 
 
@@ -97,3 +97,26 @@ def test_crosscheck_on_the_axis_aligned_pentagon_keeps_the_tie_and_flags_it(exam
     result = json.loads(done.stdout)
     assert result["reference"] == "algebraic" and result["wrong_decisions"] == 0
     assert all(s["uncertain_rows"] == [5] for s in result["steps"])  # a float tie cannot be proved
+
+
+@pytest.mark.parametrize("backend", ["float", "torch"])
+def test_check_judges_a_float_run_of_an_algebraic_config(examples_dir, backend):
+    """The claims on the float run's own states (exact doubles) with the config's exact parameters."""
+    done = subprocess.run([sys.executable, "-m", "verify", "check", f"{examples_dir}/pentagon.json", "--backend",
+                           backend, "--steps", "4", "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    document = json.loads(done.stdout)
+    assert document["backend"] == backend and document["H"] is True
+    assert document["claims"]["P1"]["holds"] is True and document["claims"]["P5"]["holds"] is None
+
+
+def test_simulate_and_plot_default_to_the_algebraic_backend_for_algebraic_configs(examples_dir, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "dynamics", "simulate", f"{examples_dir}/pentagon.json", "--steps",
+                           "2", "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["backend"] == "algebraic"
+    out = tmp_path / "p.png"
+    done = subprocess.run([sys.executable, "-m", "verify", "plot", f"{examples_dir}/pentagon.json", "--steps", "2",
+                           "--output", str(out), "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["backend"] == "algebraic" and out.stat().st_size > 0

@@ -178,6 +178,7 @@ def test_an_element_prints_in_the_input_grammar_and_reads_back_as_itself(element
     (["sqrt(2)", "sqrt(3)", "1 + sqrt(6)/3"], ["sqrt(2)", "sqrt(3)", "1 + 1/3*sqrt(2)*sqrt(3)"]),
     (["2^(1/3)", "sqrt(3)", "2^(2/3) - sqrt(3)*2^(1/3)"], ["2^(1/3)", "sqrt(3)", "(2^(1/3))^2 - 2^(1/3)*sqrt(3)"]),
     (["cos(pi/7)/3", "sqrt(2)/2"], ["1/3*cos(pi/7)", "1/2*sqrt(2)"]),
+    (["cos(pi/12)", "cos(pi/4)"], ["1/4*sqrt(2) + 1/4*sqrt(6)", "1/2*sqrt(2)"]),  # θ = sin(pi/12): radicals inside
 ])
 def test_a_field_of_several_entries_prints_in_their_products_not_in_powers_of_theta(entries, printed):
     """θ = sqrt(2) + sqrt(3) is SymPy's primitive element; the user's entries print as they wrote them."""

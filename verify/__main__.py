@@ -94,9 +94,10 @@ def build_parser(prog: str = PROG) -> Parser:
     pl.add_argument("--steps", type=non_negative_int, default=20, help="layers K to run and draw (default 20)")
     pl.add_argument("--output", metavar="FILE", required=True,
                     help="the figure: .png, .svg or .pdf (with --animate: .gif, or .mp4 where ffmpeg is installed)")
-    pl.add_argument("--backend", choices=("exact", "certified", "algebraic", "float"), default="certified",
-                    help="whose run to draw (default certified: the exact dynamics, drawn from its exact states; "
-                         "algebraic: exact for sqrt(2), cos(2*pi/5), …)")
+    pl.add_argument("--backend", choices=("exact", "certified", "algebraic", "float"), default=None,
+                    help="whose run to draw (default: certified, the exact dynamics drawn from its exact states, "
+                         "for a rational config; algebraic, exact in the number field, for one with entries such "
+                         "as sqrt(2)/2 or cos(2*pi/5))")
     pl.add_argument("--panels", type=positive_int, default=4,
                     help="panels at evenly spread layers for d ≥ 2 (default 4; ignored with --at or d = 1)")
     pl.add_argument("--at", metavar="K,K,…", default=None, help="draw these layers, e.g. 0,1,5,20")
@@ -422,6 +423,8 @@ def _plot(args) -> int:
         if not at or at[0] < 0 or at[-1] > args.steps:
             raise InputError(f"--at: {args.at!r} (expected layers between 0 and --steps {args.steps})")
     config = load_config(args.config, max_bytes=args.max_config_size)
+    if args.backend is None:
+        args.backend = "certified" if config.is_rational else "algebraic"
     if args.backend not in ("float", "algebraic"):
         config.require_rational(f"plot --backend {args.backend} (--backend algebraic draws algebraic configs "
                                 "exactly)")

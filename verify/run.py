@@ -94,9 +94,9 @@ def exact_config(config: Config, trajectory: Trajectory | None = None) -> tuple[
     from dynamics.backends.algebraic import config_over_field
 
     field = None
-    if trajectory is not None and trajectory.states and trajectory.states[0] \
-            and isinstance(trajectory.states[0][0][0], FieldElement):
-        field = trajectory.states[0][0][0].field
+    first = trajectory.states[0] if trajectory is not None and len(trajectory.states) else None
+    if isinstance(first, tuple) and first and first[0] and isinstance(first[0][0], FieldElement):
+        field = first[0][0].field  # an algebraic state (tuples of elements); float states are arrays
     field, over = config_over_field(config, field)
     if field.degree <= 1:  # irrational-looking entries that are rational ("sqrt(4)"): a rational config
         return _rational(over), None

@@ -171,15 +171,15 @@ def config_over_field(config: Config, field: RealField | None = None) -> tuple[R
     for i, row in enumerate(tokens):
         for t, x in enumerate(row):
             numbers.append(x)
-            where.append(f"{config.source}: tokens[{i}][{t}]")
+            where.append(f"{config.source}: field 'tokens[{i}][{t}]'")
     for prefix, head in config.all_heads():
         numbers.append(head.alpha)
-        where.append(f"{config.source}: {prefix}alpha")
+        where.append(f"{config.source}: field '{prefix}alpha'")
         for name, M in (("A", head.A), ("V", head.V or ())):
             for i, row in enumerate(M):
                 for t, x in enumerate(row):
                     numbers.append(x)
-                    where.append(f"{config.source}: {prefix}{name}[{i}][{t}]")
+                    where.append(f"{config.source}: field '{prefix}{name}[{i}][{t}]'")
     own, elements = field_of(numbers, where)
     if field is not None and field is not own:
         if own.degree > 1 and not field.same_as(own):  # rational entries lie in every field
