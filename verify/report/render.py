@@ -8,7 +8,7 @@ import json
 import os
 import re
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 def claim_text(doc: dict[str, Any] | None = None) -> dict[str, tuple[str, str]]:
     """``{id: (title, statement)}`` of the built-in claims: from the document, else from the registry."""
@@ -151,7 +151,7 @@ def _symmetric(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
         name = _symmetric_figure(item)
         if name in figures:
             lines += [f"![{item['name']}](figures/{name})", "",
-                      f"*`figures/{name}`: `python -m verify report --sections symmetric`*", ""]
+                      f"*`figures/{name}`: `python -m verify report --sections symmetric --output-dir redrawn`*", ""]
     return lines
 
 
@@ -175,13 +175,16 @@ def _counterexample_png(h: dict[str, Any], title: str) -> bytes | None:
 _FIGURE_COMMAND = {"figure2": "figure2", "counterexample": "hunts", "crosscheck": "crosscheck", "lemma": "lemmas"}
 
 
-def _image(figures: dict[str, bytes], name: str, alt: str, seed: int = 0) -> list[str]:
-    """An image line plus a caption naming the command that redraws it."""
+def _image(figures: dict[str, bytes], name: str, alt: str, seed: int = 0, lemma_files: Sequence[str] = ()) -> list[str]:
+    """An image line plus a caption naming the command that redraws it (into a folder of its own, so that
+    the published report is not replaced by one section)."""
     if name not in figures:
         return []
     section = _FIGURE_COMMAND[name.split("-")[0]]
+    lemmas = "".join(f" --lemmas {f}" for f in lemma_files) if section == "lemmas" else ""
     return [f"![{alt}](figures/{name})", "",
-            f"*`figures/{name}`: `python -m verify report --sections {section} --seed {seed}`*", ""]
+            f"*`figures/{name}`: `python -m verify report --sections {section} --seed {seed}{lemmas} "
+            f"--output-dir redrawn`*", ""]
 
 
 def _cell(h: dict[str, Any]) -> str:
@@ -278,7 +281,8 @@ def _lemmas(doc: dict[str, Any], figures: dict[str, bytes]) -> list[str]:
                       "", "```json", json.dumps(h["counterexample"]), "```",
                       f"Witness: `{json.dumps(h['witness'])[:600]}`", ""]
 
-        lines += _image(figures, f"lemma-{entry['name']}.png", f"{entry['name']} counterexample", doc["seed"])
+        lines += _image(figures, f"lemma-{entry['name']}.png", f"{entry['name']} counterexample", doc["seed"],
+                        doc["budget"].get("lemma_files", []))
     return lines
 
 
@@ -410,12 +414,10 @@ def findings(doc: dict[str, Any]) -> list[str]:
                 if any(h["counterexample"] for h in entry["hunts"]):
                     outside.append(entry["name"])
         examples = sum(h["examples"] for entry in doc["lemmas"] for h in entry["hunts"])
-        out.append(f"User lemmas ({len(doc['lemmas'])}, {examples} examples hunted): "
-                   + (f"no counterexample found where claimed for {', '.join(held)} (evidence at this budget, "
-                      "not proof)" if held else "every lemma has a counterexample where claimed")
-                   + (f"; outside its claim {', '.join(outside)} "
-                      f"{'fails' if len(outside) == 1 else 'fail'}" if outside else "")
-                   + (f"; **false** where claimed: {', '.join(false)}" if false else "")
+        parts = ([f"no counterexample found where claimed for {', '.join(held)} (evidence at this budget, not proof)"]
+                 if held else []) + ([f"outside its claim {', '.join(outside)} {'fails' if len(outside) == 1 else 'fail'}"]
+                                     if outside else []) + ([f"**false** where claimed: {', '.join(false)}"] if false else [])
+        out.append(f"User lemmas ({len(doc['lemmas'])}, {examples} examples hunted): " + "; ".join(parts)
                    + ". Statements and counterexamples in the lemmas section.")
     if "limits" in doc:
         spd = [s for s in doc["limits"] if s["matrix"] == "spd"]
