@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamics import config_from_dict, simulate
+from dynamics import config_from_dict, load_config, simulate
 from dynamics.number_field import NotAlgebraicError
 from dynamics.numbers import parse_number
 from verify.strategies import MATRIX_CLASSES, VALUE_CLASSES, configs
@@ -92,6 +93,27 @@ def test_plot_draws_an_algebraic_run(tmp_path, examples_dir):
     assert main(["plot", str(examples_dir / "pentagon.json"), "--steps", "6", "--backend", "algebraic",
                  "--output", str(out)]) == 0
     assert out.stat().st_size > 10_000
+
+
+def test_the_figure_draws_the_exact_tie_to_each_tied_leader(examples_dir):
+    """The arrow alone points to the mean of the follow set; dotted lines show whom the tied token follows."""
+    import matplotlib.pyplot as plt
+
+    from dynamics.trajectory import state_to_float
+    from verify.plots import RunPicture, text_overlaps, trajectory_figure
+
+    traj = simulate(load_config(str(examples_dir / "pentagon.json")), 3, backend="algebraic")
+    states = [state_to_float(s) for s in traj.states]
+    fig = trajectory_figure(RunPicture(states=states, leaders=traj.leaders, follow=traj.follow, title="pentagon"))
+    try:
+        ax = fig.axes[0]
+        dotted = [line for line in ax.lines if line.get_linestyle() == ":" and len(line.get_xdata()) == 2]
+        ends = sorted(tuple(np.round(line.get_xydata()[1], 9)) for line in dotted)
+        assert ends == sorted(tuple(np.round(states[0][j], 9)) for j in (2, 3))  # token 5 ties vertices 2 and 3
+        assert "an exact tie: follows each of these" in [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+        assert text_overlaps(fig) == []
+    finally:
+        plt.close(fig)
 
 
 def test_the_reports_symmetric_section_shows_the_ties_only_the_algebraic_engine_follows():

@@ -444,6 +444,7 @@ def _plot(args) -> int:
                 limit_note = f"not certified: {result.reason}"
     title = args.title or config.name or os.path.basename(args.config)
     picture = RunPicture(states=states, leaders=traj.leaders, follow=traj.follow, limit=limit,
+                         limit_label="certified limit" + (" (exact run)" if args.backend == "float" else ""),
                          pull_weights=pull_weights_of(config, args.steps), title=f"{title}: {traj.backend}, n = {config.n}, d = {config.d}, {args.steps} layers")
     if args.animate:
         animate(picture, args.output, fps=args.fps)

@@ -48,7 +48,7 @@ ANIMATION_FORMATS = ("gif", "mp4")
 #: No timestamps or software names in the files: identical runs give identical bytes (PNG).
 _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
              "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
-LEADER, FOLLOWER, LIMIT, HULL = "tab:red", "tab:blue", "black", "tab:orange"
+LEADER, FOLLOWER, LIMIT, HULL, TIE = "tab:red", "tab:blue", "black", "tab:orange", "tab:purple"
 
 
 @dataclass
@@ -67,6 +67,8 @@ class RunPicture:
         The certified limit ``n × d`` (each token's limit point), or ``None``.
     title
         The figure's title.
+    limit_label
+        The legend's name of the limit points (``"certified limit (exact run)"`` over a float run).
     pull_weights
         ``s_k = Σ_h α_h`` of each layer ``k``, for models other than the paper's (several heads, value
         matrices): the arrow at step ``k < K`` then points to the point layer ``k`` pulls each token
@@ -82,6 +84,7 @@ class RunPicture:
     limit: np.ndarray | None = None
     title: str = ""
     pull_weights: Sequence[float] | None = None
+    limit_label: str = "certified limit"
 
     def coordinates(self) -> tuple[list[np.ndarray], np.ndarray | None, str, list[str]]:
         """The states (and limit) in the coordinates drawn, a caption note, and the axis labels.
@@ -231,6 +234,18 @@ def _legend(ax, fontsize: float) -> None:
         ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
 
 
+def _ties(picture: RunPicture, Z: np.ndarray, k: int) -> list[tuple[int, list[int]]]:
+    """Tokens of ``Z^k`` that follow two or more tokens at different places (a tie in the argmax), with
+    the tokens they follow; the arrow alone points to their mean and would hide the tie."""
+    if picture.follow is None or k >= len(picture.follow):
+        return []
+    out = []
+    for i, followed in enumerate(picture.follow[k]):
+        if len({Z[j].tobytes() for j in followed}) >= 2:
+            out.append((i, [j for j in followed if j != i]))
+    return out
+
+
 def _pull_targets(picture: RunPicture, states: list[np.ndarray], k: int) -> np.ndarray | None:
     """Where layer ``k`` pulls each token of ``Z^k`` (see :class:`RunPicture`), or ``None`` (no arrows)."""
     if picture.pull_weights is not None:
@@ -264,7 +279,7 @@ def _draw_plane(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
     if limit is not None:
         _shade(ax, limit, color=HULL, alpha=0.22, label="hull of the limit")
         ax.scatter(limit[:, 0], limit[:, 1], marker="x", s=40, color=LIMIT, lw=1.2, zorder=5,
-                   label="certified limit")
+                   label=picture.limit_label)
     _shade(ax, Z, color=FOLLOWER, alpha=0.08, label="hull of the tokens")
     trail = np.stack(states[: k + 1])
     for i in range(Z.shape[0]):
@@ -279,6 +294,12 @@ def _draw_plane(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
                             arrowprops={"arrowstyle": "->", "color": "tab:green", "lw": 0.9, "alpha": 0.8})
         ax.plot([], [], color="tab:green", lw=0.9, label="pulled toward (follow-set mean)" if
                 picture.pull_weights is None else "pulled toward (α-weighted, V applied)")
+    ties = _ties(picture, Z, k)
+    for i, followed in ties:
+        for j in followed:
+            ax.plot([Z[i, 0], Z[j, 0]], [Z[i, 1], Z[j, 1]], color=TIE, ls=":", lw=1.0, zorder=2)
+    if ties:
+        ax.plot([], [], color=TIE, ls=":", lw=1.0, label="an exact tie: follows each of these")
     ax.scatter(Z[others, 0], Z[others, 1], s=18, color=FOLLOWER, zorder=3, label="follower")
     if lead:
         ax.scatter(Z[lead, 0], Z[lead, 1], s=120, marker="*", color=LEADER, zorder=4, label="leader")
@@ -322,7 +343,7 @@ def _draw_space(ax, picture: RunPicture, states: list[np.ndarray], limit: np.nda
         ax.quiver(Z[others, 0], Z[others, 1], Z[others, 2], delta[:, 0], delta[:, 1], delta[:, 2],
                   color="tab:green", lw=0.8, arrow_length_ratio=0.15)
     if limit is not None:
-        ax.scatter(limit[:, 0], limit[:, 1], limit[:, 2], marker="x", s=36, color=LIMIT, label="certified limit")
+        ax.scatter(limit[:, 0], limit[:, 1], limit[:, 2], marker="x", s=36, color=LIMIT, label=picture.limit_label)
     lo, hi = bounds
     pad = 0.05 * np.maximum(hi - lo, 1e-12 * np.maximum(np.abs(hi), 1e-300))
     for set_limits, low, high in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), lo - pad, hi + pad):
@@ -351,7 +372,7 @@ def _draw_line(ax, picture: RunPicture, states: list[np.ndarray], limit: np.ndar
     if limit is not None:
         for value in sorted(set(limit[:, 0].tolist())):
             ax.axhline(value, color=LIMIT, ls="--", lw=0.8, zorder=1)
-        ax.plot([], [], color=LIMIT, ls="--", lw=0.8, label="certified limit")
+        ax.plot([], [], color=LIMIT, ls="--", lw=0.8, label=picture.limit_label)
     ax.set_xlabel("layer k")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel(label)
