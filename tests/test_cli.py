@@ -67,7 +67,8 @@ def test_help_lists_exit_codes():
         ('{"tokens": [[1]], "alpha": 1}', ["--steps", "-2"], "invalid non-negative integer"),
         ('{"tokens": [[1]], "alpha": 1}', ["--backend", "gpu"], "invalid choice"),
         ('{"tokens": [[1]], "alpha": 1}', ["--backend", "torch", "--device", "tpu"], "--device"),
-        ('{"tokens": [["sqrt(2)"]], "alpha": 1}', [], "not a plain rational number"),
+        ('{"tokens": [["sqrt(2)"]], "alpha": 1}', ["--backend", "exact"], "not a plain rational number"),
+        ('{"tokens": [["pi"]], "alpha": 1}', [], "'pi' is not an algebraic number"),  # default: algebraic
         ('{"tokens": [[1]], "alpha": 1}', ["--tau", "0"], "invalid positive number"),
     ],
 )
