@@ -352,18 +352,72 @@ def _matrix(value: Any, source: str, where: str, rows: int | None, cols: int | N
     return tuple(out)
 
 
+_ALPHA_PRECISIONS = (64, 256, 1024)  # bits tried for the sign of an irrational alpha before the exact field
+
+
+def alpha_is_positive(alpha: Number, where: str = "alpha") -> bool | None:
+    """Decide ``alpha > 0`` exactly: True or False, or None where it cannot be decided.
+
+    A rational is compared directly. An expression is first enclosed by intervals at
+    64, 256 and 1024 bits: an enclosure inside ``(0, ∞)`` proves ``alpha > 0``, one inside
+    ``(-∞, 0]`` proves ``alpha ≤ 0``. An enclosure that still contains 0 leaves the exact
+    zero (``sqrt(2) - sqrt(2)``) or a tiny value; an algebraic alpha is then decided in its
+    number field (zero exactly by its representation, a nonzero sign by isolating
+    intervals), and anything else (a transcendental value within ``2^-1024`` of 0, a field
+    over the degree limit) is None: undecided, never guessed.
+
+    Raises
+    ------
+    InputError
+        ``alpha`` divides by zero exactly (``1/(sqrt(2) - sqrt(2))``); the message starts with ``where``.
+    """
+    if isinstance(alpha, Fraction):
+        return alpha > 0
+    from .numbers import EnclosureError, interval_precision
+
+    for bits in _ALPHA_PRECISIONS:
+        with interval_precision(bits):
+            try:
+                box = alpha.interval()
+            except EnclosureError:
+                break
+            if box.a > 0:
+                return True
+            if box.b <= 0:
+                return False
+    from .number_field import NotAlgebraicError, field_of
+
+    try:
+        _, (element,) = field_of([alpha], [where])
+    except (NotAlgebraicError, LimitError):
+        return None
+    return element.sign() > 0
+
+
 def _alpha(value: Any, source: str, where: str, allow_nonpositive: bool) -> Number:
     alpha = _number(value, source, where)
-    if not allow_nonpositive:
-        if isinstance(alpha, Fraction) and alpha <= 0:
-            text = format_fraction(alpha)
-            if len(text) > 40:
-                from .floats import approx_str
+    if allow_nonpositive:
+        return alpha
+    try:
+        positive = alpha_is_positive(alpha, f"field '{where}'")
+    except InputError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    if positive:
+        return alpha
+    if isinstance(alpha, Fraction):
+        text = format_fraction(alpha)
+        if len(text) > 40:
+            from .floats import approx_str
 
-                text = f"about {approx_str(alpha, 6)}"
-            raise _error(source, where, f"expected alpha > 0, got {text}"
-                         " (pass --allow-nonpositive-alpha to allow it)")
-    return alpha
+            text = f"about {approx_str(alpha, 6)}"
+    else:
+        text = str(alpha) if len(str(alpha)) <= 40 else str(alpha)[:37] + "..."
+    if positive is None:
+        raise _error(source, where, f"expected alpha > 0, and whether {text} is positive could not be decided"
+                     " (no interval up to 1024 bits excludes 0, and no number field decides it; pass"
+                     " --allow-nonpositive-alpha to run with it)")
+    raise _error(source, where, f"expected alpha > 0, got {text}"
+                 f"{'' if isinstance(alpha, Fraction) else ' (it is <= 0)'} (pass --allow-nonpositive-alpha to allow it)")
 
 
 def _head(obj: Any, source: str, where: str, d: int, allow_nonpositive: bool) -> Head:

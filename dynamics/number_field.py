@@ -33,7 +33,7 @@ from fractions import Fraction
 from typing import Sequence, Union
 
 from .errors import InputError, LimitError
-from .numbers import MAX_BITS, Expr, Number, format_fraction
+from .numbers import MAX_BITS, Expr, Number, _render, format_fraction
 
 __all__ = ["RealField", "FieldElement", "field_of", "NotAlgebraicError", "MAX_SIGN_PRECISION", "MAX_ENTRY_DEGREE",
            "MAX_FIELD_DEGREE"]
@@ -595,7 +595,10 @@ def _field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> 
                 if not value.is_rational and (value.is_algebraic is not True or not value.is_real):
                     kind = "not an algebraic number" if value.is_algebraic is False else \
                         "not provably a real algebraic number"
-                    raise NotAlgebraicError(f"{where[i]}: {number.source!r} is {kind} (expected sqrt, integer roots, "
+                    part = _render(node)  # the part at fault: 'e^0' is 1, but its e is not algebraic
+                    what = f"{number.source!r} is" if part == number.source.replace(" ", "") else \
+                        f"{number.source!r} uses {part}, which is"
+                    raise NotAlgebraicError(f"{where[i]}: {what} {kind} (expected sqrt, integer roots, "
                                             "+ - * / of rationals, or cos/sin of rational multiples of pi; use "
                                             "--backend interval for other irrational numbers)")
                 atoms[node] = value
@@ -711,11 +714,55 @@ def _basis_candidates(field: RealField, generator_sym, element_of: dict) -> list
     return sorted(named.items(), key=lambda t: (len(t[0]), t[0]))
 
 
-def _check_degrees(distinct: list) -> None:
-    """Refuse before the primitive element: an entry of degree above :data:`MAX_ENTRY_DEGREE`, or entries whose
-    degrees multiply past :data:`MAX_FIELD_DEGREE` squared (an upper bound of the field's degree)."""
+_SQUARE_CLASS_BITS = 64  # radicands factored for the lower bound below (larger ones are left out of it)
+
+
+def _square_root_rank(distinct: list) -> tuple[int, list]:
+    """``(r, roots)``: the field of the values has degree at least ``2^r``.
+
+    Only values that are themselves ``c*sqrt(q)`` (rational ``c != 0``, rational ``q > 0``) count: they are
+    elements of the field. ``Q(sqrt(q_1), …, sqrt(q_k))`` has degree ``2^r`` where ``r`` is the rank over
+    ``F_2`` of the ``q_i`` in ``Q*/Q*^2`` (the exponent-parity vectors of their prime factorisations; Kummer
+    theory for quadratic extensions), and it is a subfield, so ``2^r`` bounds the whole field's degree below.
+    Radicands whose numerator or denominator exceeds 64 bits are skipped (not factored): the bound stays a
+    lower bound.
+    """
     import sympy
 
+    basis: dict[int, int] = {}  # exponent-parity vectors as bit masks over the primes seen, by leading bit (F_2 elimination)
+    primes: dict[int, int] = {}
+    roots = []
+    for value in distinct:
+        coefficient, rest = value.as_coeff_Mul()
+        if not (rest.is_Pow and rest.base.is_Rational and rest.base > 0 and rest.exp == sympy.Rational(1, 2)):
+            continue
+        q = rest.base
+        if max(int(q.p).bit_length(), int(q.q).bit_length()) > _SQUARE_CLASS_BITS:
+            continue
+        mask = 0
+        for prime, power in {**sympy.factorint(int(q.p)), **sympy.factorint(int(q.q))}.items():
+            if power % 2:
+                mask ^= 1 << primes.setdefault(prime, len(primes))
+        while mask and mask.bit_length() - 1 in basis:
+            mask ^= basis[mask.bit_length() - 1]
+        if mask:
+            basis[mask.bit_length() - 1] = mask
+            roots.append(rest)
+    return len(basis), roots
+
+
+def _check_degrees(distinct: list) -> None:
+    """Refuse before the primitive element: square roots that alone generate a field of degree above
+    :data:`MAX_FIELD_DEGREE` (:func:`_square_root_rank`, a lower bound), an entry of degree above
+    :data:`MAX_ENTRY_DEGREE`, or entries whose radicals multiply past :data:`MAX_FIELD_DEGREE` squared (an
+    upper bound of the field's degree)."""
+    import sympy
+
+    rank, roots = _square_root_rank(distinct)
+    if 2 ** rank > MAX_FIELD_DEGREE:
+        names = ", ".join(sympy.sstr(r) for r in roots[:4]) + (", …" if len(roots) > 4 else "")
+        raise LimitError(f"the entries' square roots {names} are independent: they alone generate a number field of "
+                         f"degree 2^{rank} = {2 ** rank}, above the limit {MAX_FIELD_DEGREE} (use --backend interval)")
     x = sympy.Symbol("x")
     degrees = {}
     for value in distinct:

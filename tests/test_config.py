@@ -63,6 +63,38 @@ def test_nonpositive_alpha_allowed_only_by_flag():
     assert config_from_dict(obj, allow_nonpositive_alpha=True).heads[0].alpha == Fraction(-1, 2)
 
 
+
+@pytest.mark.parametrize("where, obj", [
+    ("alpha", {"tokens": [[1]], "alpha": "-sqrt(2)"}),
+    ("alpha", {"tokens": [[1]], "alpha": "1 - sqrt(2)"}),         # negative, |x| < 1
+    ("alpha", {"tokens": [[1]], "alpha": "sqrt(2) - sqrt(2)"}),   # exactly 0: no interval excludes it, the field decides
+    ("alpha", {"tokens": [[1]], "alpha": "3 - pi"}),              # transcendental, decided by an interval
+    ("alpha", {"tokens": [[1]], "alpha": "sqrt(2)^(-3000) - 2^(-1500)"}),  # exactly 0, far below 1024 bits
+    ("heads[1].alpha", {"tokens": [[1]], "heads": [{"alpha": 1}, {"alpha": "cos(3*pi/5)"}]}),
+    ("layers[1].alpha", {"tokens": [[1]], "layers": [{"alpha": 1}, {"alpha": "1/2 - sqrt(3)/2"}]}),
+])
+def test_irrational_nonpositive_alpha_is_refused_like_a_rational_one(where, obj):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(obj)
+    message = str(info.value)
+    assert f"field '{where}': expected alpha > 0, got" in message and "--allow-nonpositive-alpha" in message
+    config_from_dict(obj, allow_nonpositive_alpha=True)  # the flag allows it, as for rationals
+
+
+@pytest.mark.parametrize("alpha", ["sqrt(2) - 1", "cos(2*pi/5)", "pi - 3", "2^(-1500) + sqrt(2)^(-3000)"])
+def test_irrational_positive_alpha_is_accepted(alpha):
+    assert config_from_dict({"tokens": [[1]], "alpha": alpha}).heads[0].alpha.source == alpha
+
+
+def test_alpha_whose_sign_cannot_be_decided_is_refused_not_guessed():
+    # exactly 0 but transcendental: every interval contains 0 and there is no number field to decide it
+    with pytest.raises(ConfigError, match="could not be decided"):
+        config_from_dict({"tokens": [[1]], "alpha": "exp(1) - exp(1)"})
+    assert config_from_dict({"tokens": [[1]], "alpha": "exp(1) - exp(1)"}, allow_nonpositive_alpha=True)
+    with pytest.raises(ConfigError, match=r"field 'alpha': '1/\(sqrt\(2\)-sqrt\(2\)\)' divides by zero"):
+        config_from_dict({"tokens": [[1]], "alpha": "1/(sqrt(2)-sqrt(2))"})
+
+
 BAD = [
     ([], "expected a JSON object"),
     ({"alpha": 1}, "field 'tokens': missing"),

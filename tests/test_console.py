@@ -130,6 +130,26 @@ def test_plot_refuses_bad_requests_before_work_and_writes_nothing(tmp_path):
         assert json.load(handle) == CONFIGS["line"]
 
 
+@pytest.mark.parametrize("tokens, V, layer", [
+    ([["2^4000", "0"], ["0", "1"], ["1", "1"]], None, 0),               # beyond float64 from the start
+    ([["2^1020", "0"], ["0", "1"], ["1", "1"]], [["16", "0"], ["0", "16"]], 2),  # grows past it (V = 16 I)
+    ([["2^4000*sqrt(2)", "0"], ["0", "1"], ["1", "1"]], None, 0),       # algebraic
+])
+def test_plot_refuses_tokens_beyond_float64_in_one_line(tmp_path, tokens, V, layer):
+    config = write(tmp_path, "big.json", {"tokens": tokens, "alpha": "1/2", **({"V": V} if V else {})})
+    done = run("plot", config, "--steps", "3", "--output", str(tmp_path / "big.png"))
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and f"at layer {layer} reach magnitudes beyond" in done.stderr
+    assert not os.path.exists(tmp_path / "big.png")
+
+
+def test_plot_draws_tokens_far_below_one(tmp_path):
+    config = write(tmp_path, "tiny.json", {"tokens": [["2^-4000", "0"], ["0", "2^-4001"], ["1", "1"]], "alpha": "1/2"})
+    done = run("plot", config, "--steps", "3", "--output", str(tmp_path / "tiny.png"))
+    assert done.returncode == 0, done.stderr
+    assert os.path.getsize(tmp_path / "tiny.png") > 0
+
+
 def test_the_picture_drops_constant_coordinates_and_projects_without_stretching():
     from verify.plots import RunPicture
 

@@ -71,6 +71,11 @@ def test_a_transcendental_entry_is_refused_in_one_line_pointing_to_the_interval_
     assert message.startswith("tokens[0][1]: ") and "--backend interval" in message and "\n" not in message
 
 
+def test_an_algebraic_entry_written_with_a_transcendental_names_the_part_at_fault():
+    with pytest.raises(NotAlgebraicError, match="'e\\^0' uses e, which is not an algebraic number"):
+        field_of([parse_number("e^0")])  # e^0 = 1, but the field is built from e, which it cannot hold
+
+
 @st.composite
 def elements(draw):
     name = draw(st.sampled_from(sorted(FIELDS)))
@@ -202,6 +207,34 @@ def test_entries_of_too_high_degree_are_refused_at_once(text, fragment):
     with pytest.raises(LimitError, match=fragment) as info:
         field_of([parse_number(text)], ["A[1][1]"])
     assert str(info.value).startswith("A[1][1]: ") and "--backend interval" in str(info.value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.fractions(min_value=Fraction(1, 12), max_value=40, max_denominator=12), min_size=1, max_size=4))
+@example([Fraction(6), Fraction(10), Fraction(15)])  # 15 = 6 * 10 / 2^2: rank 2, not 3
+@example([Fraction(2), Fraction(8), Fraction(1, 2)])  # one square class
+def test_square_root_rank_is_the_degree_of_the_field_of_square_roots(radicands):
+    import sympy
+
+    from dynamics.number_field import _square_root_rank
+
+    roots = [sympy.sqrt(sympy.Rational(q.numerator, q.denominator)) for q in radicands]
+    irrational = [r for r in roots if not r.is_rational]
+    rank, _ = _square_root_rank(irrational)
+    degree = 1
+    if irrational:  # the field's degree, independently: SymPy's primitive element of the square roots
+        minpoly, _, _ = sympy.primitive_element(irrational, sympy.Symbol("x"), ex=True)
+        degree = sympy.degree(minpoly)
+    assert 2 ** rank == degree
+
+
+def test_many_independent_square_roots_are_refused_before_the_primitive_element():
+    from dynamics.errors import LimitError
+
+    # before the square-root bound this took minutes in SymPy's primitive element of 10 roots
+    texts = [f"sqrt({p})" for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29)]
+    with pytest.raises(LimitError, match=r"degree 2\^10 = 1024, above the limit 64"):
+        field_of([parse_number(t) for t in texts])
 
 
 def test_entries_of_any_magnitude_are_exact_field_elements():

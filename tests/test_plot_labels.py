@@ -45,16 +45,30 @@ FLAT_PROJECTION = RunPicture(
             np.array([[0.02652028, -0.05804988, 0.73995926, 0.23122724], [-0.43645943, 0.28754007, 1.20446344, 0.82075384]])],
     leaders=[[1], [1]], title="a run")
 
+# found by the test below: one token whose coordinates near 1e126 move by one ulp (labels of 40 characters,
+# '(z₂ − 1.1495313290005447e+126) / 1e110', overlapped); such a spread is now drawn as constant
+ULP_SPREAD = RunPicture(
+    states=[np.array([[6.691137565221742e+125, 1.1495313290005447e+126, 2.3230333500000000e+127]]),
+            np.array([[np.nextafter(6.691137565221742e+125, np.inf), np.nextafter(1.1495313290005447e+126, 0),
+                       2.3230333500000000e+127]])],
+    leaders=[[0], [0]], title="a run")
+
 
 @settings(max_examples=40, deadline=None)
 @given(runs())
 @example(FLAT_PROJECTION)
+@example(ULP_SPREAD)
 def test_figures_of_runs_have_no_overlapping_labels(picture):
     fig = trajectory_figure(picture)
     try:
         assert text_overlaps(fig) == []
     finally:
         plt.close(fig)
+
+
+def test_a_spread_below_the_drawn_resolution_is_named_not_drawn():
+    _, _, note, labels = ULP_SPREAD.coordinates()
+    assert labels == ["z₁ / 1e125"] and "z₂ ≈ 1.15e+126" in note and "z₃ = 2.32e+127" in note and "under 1e-09" in note
 
 
 def test_arrows_point_where_the_layer_pulls_with_several_heads_and_value_matrices():

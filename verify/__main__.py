@@ -401,7 +401,11 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
 
 def _plot(args) -> int:
     """``plot``: run the config, compute its certified limit when there is one, draw (verify.plots)."""
+    from fractions import Fraction
+
     from dynamics.cli import check_output_path
+
+    from dynamics.floats import approx_float
     from dynamics.trajectory import state_to_float
 
     from .plots import (ANIMATION_FORMATS, FIGURE_FORMATS, RunPicture, animate, pull_weights_of, save_figure,
@@ -430,6 +434,11 @@ def _plot(args) -> int:
                                 "exactly)")
     traj = simulate(config, args.steps, backend=args.backend, max_memory=args.max_memory)
     states = [state_to_float(s) for s in traj.states]
+    for k, S in enumerate(states):  # exact entries beyond float64's range were saturated to ±inf
+        if not np.isfinite(S).all():
+            raise InputError(f"{args.config}: the tokens at layer {k} reach magnitudes beyond float64's range (about "
+                             "1.8e308), which a figure cannot draw (the exact run itself works: attention-dynamics "
+                             "simulate)")
     limit, limit_note = None, "not asked for"
     if not args.no_limit:  # exact for a rational config, in its number field for an algebraic one
         try:
@@ -438,8 +447,11 @@ def _plot(args) -> int:
             limit_note = str(exc).split(": ", 1)[-1]
         else:
             if result.certified:
-                limit = np.array([[float(x) for x in row] for row in result.limit])
+                limit = np.array([[approx_float(x) if isinstance(x, Fraction) else float(x) for x in row]
+                                  for row in result.limit])  # saturating, like the states
                 limit_note = f"certified (the follow pattern is frozen from layer {result.certified_at} on)"
+                if not np.isfinite(limit).all():
+                    limit, limit_note = None, limit_note + "; beyond float64's range, not drawn"
             else:
                 limit_note = f"not certified: {result.reason}"
     title = args.title or config.name or os.path.basename(args.config)

@@ -89,19 +89,26 @@ class RunPicture:
     def coordinates(self) -> tuple[list[np.ndarray], np.ndarray | None, str, list[str]]:
         """The states (and limit) in the coordinates drawn, a caption note, and the axis labels.
 
-        Coordinates constant over every token, step and limit point are dropped; beyond three
-        varying coordinates, the states are projected on the first two principal axes of all
-        states together (an orthogonal projection: it never stretches a distance).
+        Coordinates constant over every token, step and limit point are dropped, and so are
+        coordinates whose spread is below ``DRAWN_RESOLUTION`` of their size (no axis can show
+        it; both are named in the note); beyond three varying coordinates, the states are
+        projected on the first two principal axes of all states together (an orthogonal
+        projection: it never stretches a distance).
         """
         everything = np.concatenate([np.asarray(s, dtype=float) for s in self.states]
                                     + ([np.asarray(self.limit, dtype=float)] if self.limit is not None else []))
         d = everything.shape[1]
-        varying = [t for t in range(d) if np.ptp(everything[:, t]) > 0] or [0]
+        spread = [float(np.ptp(everything[:, t])) for t in range(d)]
+        varying = [t for t in range(d)
+                   if spread[t] > DRAWN_RESOLUTION * float(np.max(np.abs(everything[:, t])))] or [0]
         dropped = [t for t in range(d) if t not in varying]
         note = ""
         if dropped:
-            shown = ", ".join(f"z{_sub(t + 1)} = {everything[0, t]:.3g}" for t in dropped[:4])
+            shown = ", ".join(f"z{_sub(t + 1)} {'=' if spread[t] == 0 else '≈'} {everything[0, t]:.3g}"
+                              for t in dropped[:4])
             note = f"constant, not drawn: {shown}" + (" …" if len(dropped) > 4 else "")
+            if any(spread[t] > 0 for t in dropped):
+                note += f" (≈: varies by under {DRAWN_RESOLUTION:g} of its size)"
         if len(varying) <= 3:
             pick = lambda M: np.asarray(M, dtype=float)[:, varying]  # noqa: E731
             labels = [f"z{_sub(t + 1)}" for t in varying]
@@ -146,12 +153,16 @@ def _rescaled(M: np.ndarray, t: int, shift: float, unit: float) -> np.ndarray:
     return out
 
 
+DRAWN_RESOLUTION = 1e-9  # a coordinate varying by less than this fraction of its size is drawn as constant
+
+
 def _round_centre(lo: float, hi: float) -> float:
     """0, or for values in ``[lo, hi]`` spread over less than 1/10 of their size, their centre rounded to a
     multiple of the spread's decimal order (so that the shifted values stay within about one spread of 0,
     and tick labels need no offset text, which crowds the labels of short axes)."""
     span, centre = hi - lo, (lo + hi) / 2
-    if not (span > 0 and abs(centre) > 10 * span) or not np.isfinite(centre):
+    if not (span > 0 and abs(centre) > 10 * span) or not np.isfinite(centre) \
+            or span <= DRAWN_RESOLUTION * abs(centre):  # a spread no axis shows: no 17-digit centre in the label
         return 0.0
     digits = int(np.floor(np.log10(abs(centre))) - np.floor(np.log10(span)))  # the centre to the spread's order
     shift = float(f"{centre:.{max(digits, 0)}e}")  # a short decimal: its label is short too
