@@ -218,6 +218,7 @@ def test_hunt_refutes_a_false_lemma_with_a_small_replayable_counterexample(write
     verdict = checked["claims"][name]
     assert verdict["holds"] is False or (verdict["holds"] is None and verdict.get("observed") is False), verdict
     assert verdict["witness"]["step"] <= cx["steps"]
+    assert "max_violation" not in verdict  # a true/false lemma has no size of violation (it read 0.0)
     assert list(checked["claims"])[:8] == BUILTINS and name in checked["lemmas"]
     assert checked["lemmas"][name]["source"] == lemmas
 

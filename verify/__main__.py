@@ -216,7 +216,8 @@ def _check(args) -> int:
             status = {True: "holds", False: "FAILS", None: "n/a"}[v.holds]
             detail = v.reason
             if v.holds is False:
-                detail = f"{v.violations} violation(s), max {v.max_violation:.3g}; first: {json.dumps(v.witness)}"
+                size = "" if v.max_violation is None else f", max {v.max_violation:.3g}"
+                detail = f"{v.violations} violation(s){size}; first: {json.dumps(v.witness)}"
             print(f"  {c}: {status}" + (f"  ({detail})" if detail else ""))
     return _strict_exit(args, failed, "claims that fail")
 

@@ -55,7 +55,8 @@ class Verdict:
     ``reason``). ``witness``: the first violation (step, tokens, exact
     numbers), or None. ``violations``: how many violations the whole run has;
     ``max_violation``: the largest violation measured as a float
-    (claim-specific unit). ``observed``: for a lemma outside its claimed
+    (claim-specific unit), or None where the checker has no measure (a lemma
+    that answers only true or false). ``observed``: for a lemma outside its claimed
     domain, what the checker found anyway (True/False), else None.
     """
 
@@ -64,7 +65,7 @@ class Verdict:
     reason: str = ""
     witness: dict[str, Any] | None = None
     violations: int = 0
-    max_violation: float = 0.0
+    max_violation: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     observed: bool | None = None
 
@@ -76,7 +77,8 @@ class Verdict:
             out["observed"] = self.observed
         if self.violations:
             out["violations"] = self.violations
-            out["max_violation"] = json_number(self.max_violation)
+            if self.max_violation is not None:
+                out["max_violation"] = json_number(self.max_violation)
         out.update(self.extra)
         return out
 

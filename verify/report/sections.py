@@ -189,7 +189,8 @@ def _float_job(family: str, dtype: str, count: int, steps: int, seed: int) -> di
                 entry = per_claim[claim]
                 entry["runs_violating"] += 1
                 entry["violations"] += v.violations
-                entry["max_violation"] = max(entry["max_violation"], v.max_violation)
+                if v.max_violation is not None:
+                    entry["max_violation"] = max(entry["max_violation"], v.max_violation)
                 if entry["first_witness"] is None:
                     entry["first_witness"] = {"config": config.to_dict(), "witness": v.witness}
     return {"family": family, "dtype": dtype, "configs": count, "steps": steps,
