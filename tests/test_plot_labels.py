@@ -62,6 +62,11 @@ def test_figures_of_runs_have_no_overlapping_labels(picture):
     fig = trajectory_figure(picture)
     try:
         assert text_overlaps(fig) == []
+        # the title sits on the panels: no empty band between them (equal-scale panels are shorter than their room)
+        renderer = fig.canvas.get_renderer()
+        title = fig._suptitle.get_window_extent(renderer)
+        top = max(ax.get_tightbbox(renderer).y1 for ax in fig.axes)
+        assert 0 <= title.y0 - top <= 12 / 72 * fig.dpi, (title.y0, top)
     finally:
         plt.close(fig)
 

@@ -421,7 +421,7 @@ def trajectory_figure(picture: RunPicture, steps: Sequence[int] | None = None, p
         if handles:
             fig.legend(handles, names, fontsize=7, loc="lower center", ncol=len(names), frameon=False)
         fig.subplots_adjust(top=0.82)
-    fig.suptitle(_plain(picture.title) + (f"\n({note})" if note else ""), fontsize=10)
+    title = fig.suptitle(_plain(picture.title) + (f"\n({note})" if note else ""), fontsize=10)
     for ax in fig.axes:  # no offset text ("+1e−1" at an axis' end): narrow spreads are shifted instead
         for axis in (ax.xaxis, ax.yaxis) + ((ax.zaxis,) if hasattr(ax, "zaxis") else ()):
             formatter = axis.get_major_formatter()
@@ -429,7 +429,22 @@ def trajectory_figure(picture: RunPicture, steps: Sequence[int] | None = None, p
                 formatter.set_useOffset(False)
     with _quiet_glyphs():
         fig.tight_layout()
+        _title_on_panels(fig, title)
     return fig
+
+
+def _title_on_panels(fig, title) -> None:
+    """Set the figure's title just above the panels' drawn extent (titles and labels included).
+
+    Panels of equal axis scales are narrower than the room ``tight_layout`` gives them, and sit in its
+    middle: a title left at the top of the figure had a wide empty band under it (the saved figure is
+    cropped to what is drawn, so the band above the title goes).
+    """
+    renderer = fig.canvas.get_renderer()
+    top = max(ax.get_tightbbox(renderer).y1 for ax in fig.axes)  # display pixels
+    gap = 6 / 72 * fig.dpi  # 6 points
+    title.set_verticalalignment("bottom")
+    title.set_y((top + gap) / fig.bbox.height)
 
 
 def text_overlaps(fig) -> list[str]:
