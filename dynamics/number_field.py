@@ -123,7 +123,19 @@ class RealField:
                          "(expected to be unreachable; please report the config)")
 
     def _refine(self, halvings: int) -> None:
-        """Halve the isolating interval ``halvings`` times, keeping the half where ``minpoly`` changes sign."""
+        """Narrow the isolating interval to at most ``2^-halvings`` of its width, ``θ`` staying inside.
+
+        For ``halvings ≥ 16``, Newton's iteration (:meth:`_newton`) proposes an interval of exactly that
+        width; it is taken only if it lies inside the current one and ``minpoly`` changes sign across it
+        (exact rational evaluations), so it holds a root of ``minpoly`` inside the isolating interval,
+        which can only be ``θ``. Otherwise the interval is halved ``halvings`` times, keeping the half
+        where ``minpoly`` changes sign. Bisection costs ``halvings`` evaluations of ``minpoly``;
+        Newton about ``log2(halvings)`` (it converges quadratically near a simple root, and the roots
+        of an irreducible polynomial are simple).
+        """
+        if halvings >= _NEWTON_HALVINGS and self.degree > 1 and self._lo != self._hi and self._newton(halvings):
+            self.refinements += halvings
+            return
         fmpq, _, _ = _poly_types()
         m = self.minpoly
         s_lo = m(self._lo)
@@ -138,6 +150,36 @@ class RealField:
             else:
                 self._hi = mid
             self.refinements += 1
+
+    def _newton(self, halvings: int) -> bool:
+        """Try to replace ``[lo, hi]`` by an isolating interval ``2^halvings`` times narrower (see :meth:`_refine`);
+        False, with the interval unchanged, where Newton's iteration did not get there."""
+        fmpq, _, _ = _poly_types()
+        m, dm = self.minpoly, self.minpoly.derivative()
+        lo, hi = self._lo, self._hi
+        width = hi - lo
+        target = width / 2 ** halvings
+        half = target / 2
+        need = halvings + int(width.q).bit_length() - int(width.p).bit_length() + 4  # 2^-need ≤ target / 8
+        bits, x = 64, (lo + hi) / 2
+        for _ in range(2 * need.bit_length() + 8):  # doublings to `need` bits, then a few full-precision steps
+            slope = dm(x)
+            if slope == 0:
+                return False
+            step = m(x) / slope
+            bits = min(2 * bits, need)
+            scale = 2 ** bits
+            x = fmpq(((x - step) * scale).floor(), scale)  # a dyadic approximation: sizes stay ~bits
+            if bits == need and abs(step) <= target / 4:
+                break
+        a, b = x - half, x + half
+        if not (lo <= a and b <= hi):
+            return False
+        s_a, s_b = m(a), m(b)
+        if s_a == 0 or s_b == 0 or (s_a > 0) == (s_b > 0):  # no sign change (a rational root is impossible here)
+            return False
+        self._lo, self._hi = a, b
+        return True
 
     def enclosure(self) -> tuple[Fraction, Fraction]:
         """The current isolating interval ``[lo, hi] ∋ θ`` (it narrows as signs are decided)."""
@@ -390,7 +432,8 @@ class FieldElement:
         field = self.field
         width = fmpq(1, 2 ** (prec // 2))
         while field._hi - field._lo > width and field._lo != field._hi:
-            field._refine(8)
+            ratio = (field._hi - field._lo) / width  # > 1: the halvings still needed, at once
+            field._refine(max(8, int(ratio.p).bit_length() - int(ratio.q).bit_length() + 1))
         old = ctx.prec
         ctx.prec = prec
         try:
@@ -510,6 +553,7 @@ def _is_atom(text: str) -> bool:
 
 #: Largest degree of one trigonometric value or radical (cos(2πp/q) has degree φ(q)/2), and of the field:
 #: SymPy's minimal polynomials take seconds at degree 16 and minutes at 32, so larger ones are refused.
+_NEWTON_HALVINGS = 16  # from this many halvings on, _refine tries Newton's iteration first
 MAX_ENTRY_DEGREE = 16
 MAX_FIELD_DEGREE = 64
 

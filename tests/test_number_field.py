@@ -237,6 +237,30 @@ def test_many_independent_square_roots_are_refused_before_the_primitive_element(
         field_of([parse_number(t) for t in texts])
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(FIELDS)), st.lists(st.integers(1, 1200), min_size=1, max_size=4))
+def test_refining_keeps_theta_inside_and_narrows_as_asked(name, halvings):
+    """Newton's proposals (``halvings ≥ 16``) and bisection alike: each refinement narrows the isolating
+    interval at least ``2^halvings`` times, inside the old one, with a sign change of the minimal polynomial
+    across it, and θ (an independent 1600-bit enclosure of the generator's expression) stays inside."""
+    from dynamics.numbers import interval_precision
+
+    f, _ = field(name)
+    with interval_precision(1600):
+        box = parse_number(f.generator).interval()
+    for h in halvings:
+        lo, hi = f.enclosure()
+        f._refine(h)
+        new_lo, new_hi = f.enclosure()
+        assert lo <= new_lo < new_hi <= hi and (new_hi - new_lo) * 2 ** h <= hi - lo
+        m = f.minpoly
+        assert (m(f._lo) > 0) != (m(f._hi) > 0) and m(f._lo) != 0 and m(f._hi) != 0
+        if new_hi - new_lo > Fraction(1, 2 ** 1500):  # 1600 bits tell θ apart from the ends down to here
+            with mpmath.workprec(1600):
+                assert mpmath.mpf(new_lo.numerator) / new_lo.denominator <= mpmath.mpf(box.b)
+                assert mpmath.mpf(box.a) <= mpmath.mpf(new_hi.numerator) / new_hi.denominator
+
+
 def test_entries_of_any_magnitude_are_exact_field_elements():
     _, (big, small, root) = field_of([parse_number("2^300*sqrt(3)"), parse_number("2^(-1100)*sqrt(3)"),
                                       parse_number("sqrt(3)")])
