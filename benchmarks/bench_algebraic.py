@@ -11,6 +11,11 @@ and exact signs; the best of ``--repeat``):
 * **pentagon**: the vertices of regular pentagons of radii 1, 2, 1/2 and 3/2
   (``cos(2πk/5)``, ``sin(2πk/5)``: the field ``Q(sin(π/5))`` of degree 4), ``A = I``, ``α = 1/2``.
 
+and one of deep signs: ``float()`` and ``sign()`` of ``(sqrt(5) - 2)^3000`` (about ``2^-6250``, with
+6,000-bit coefficients) in the pentagon's field, whose isolating interval must be narrowed about 28,600
+halvings' worth: by Newton's iteration with the sign-change check (the engine) and by bisection only,
+in the same run, for the ratio.
+
 ``--save`` merges the result, with its commit, date and command, into ``reports/benchmarks.json``
 under ``algebraic``.
 """
@@ -61,6 +66,37 @@ def measure(model: dict, repeat: int) -> dict:
             "leaders_at_end": list(run.leaders[-1])}
 
 
+def measure_deep_signs(power: int = 3000) -> dict:
+    """Seconds for ``float(p)`` and ``(p - 2^-6300).sign()``, ``p = (sqrt(5) - 2)^power``, on a fresh field:
+    narrowing by Newton's iteration (``newton_s``) and by bisection only (``bisection_s``)."""
+    from fractions import Fraction
+
+    from dynamics import number_field
+    from dynamics.number_field import field_of
+    from dynamics.numbers import parse_number
+
+    def once() -> tuple[float, int, int]:
+        field, (c,) = field_of([parse_number("cos(2*pi/5)")])
+        u = c * 4 - 1  # sqrt(5) - 2
+        p = u
+        for _ in range(power - 1):
+            p = p * u
+        start = time.perf_counter()
+        value, sign = float(p), (p - Fraction(1, 2 ** 6300)).sign()
+        return time.perf_counter() - start, sign, field.refinements
+
+    newton_s, sign, halvings = once()
+    saved = number_field._NEWTON_HALVINGS
+    number_field._NEWTON_HALVINGS = 1 << 62  # bisection only
+    try:
+        bisection_s, bisection_sign, _ = once()
+    finally:
+        number_field._NEWTON_HALVINGS = saved
+    assert sign == bisection_sign == 1
+    return {"power": power, "halvings": halvings, "newton_s": newton_s, "bisection_s": bisection_s,
+            "ratio": newton_s / bisection_s}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_algebraic", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timings per configuration; the best is kept (default 3)")
@@ -70,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in result.items():
         print(f"{name}: {r['field']} (degree {r['degree']}), n = {r['n']}, {r['steps']} steps: field "
               f"{r['field_s']:.2f} s (cached {r['field_s_cached']:.2f} s), run {r['run_s']:.3f} s")
+    deep = result["deep_signs"] = measure_deep_signs()
+    print(f"deep signs, (sqrt(5) - 2)^{deep['power']} ({deep['halvings']} halvings' worth): Newton "
+          f"{deep['newton_s']:.3f} s, bisection {deep['bisection_s']:.3f} s, ratio {deep['ratio']:.3f}")
     if args.save:
         from benchmarks import save_section
         from dynamics.provenance import git_commit, utc_now
