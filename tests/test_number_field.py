@@ -261,6 +261,15 @@ def test_refining_keeps_theta_inside_and_narrows_as_asked(name, halvings):
                 assert mpmath.mpf(box.a) <= mpmath.mpf(new_hi.numerator) / new_hi.denominator
 
 
+def test_the_deep_sign_benchmark_gets_the_same_signs_by_newton_and_by_bisection():
+    from benchmarks.bench_algebraic import measure_deep_signs
+    from dynamics import number_field
+
+    result = measure_deep_signs(power=300)  # asserts that both give sign +1
+    assert result["halvings"] > 1000 and result["newton_s"] > 0 and result["bisection_s"] > 0
+    assert number_field._NEWTON_HALVINGS == 16  # restored
+
+
 def test_entries_of_any_magnitude_are_exact_field_elements():
     _, (big, small, root) = field_of([parse_number("2^300*sqrt(3)"), parse_number("2^(-1100)*sqrt(3)"),
                                       parse_number("sqrt(3)")])
