@@ -65,6 +65,9 @@ def summary(traj: Trajectory, config_path: str) -> str:
     for key in ("dtype", "device", "rule", "prec"):
         if key in traj.info:
             lines[0] += f", {key}={traj.info[key]}"
+    if traj.info.get("nonfinite_at") is not None:
+        lines.append(f"FLOAT OVERFLOW at step {traj.info['nonfinite_at']}: scores or tokens are inf or NaN from "
+                     "there on, so the float run's decisions are artefacts (--backend exact or certified decides them)")
     if traj.info.get("undecided"):
         u = traj.info["undecided"]
         lines.append(f"UNDECIDED at step {u['step']}: rows {u['rows']} cannot be decided at {u['prec']} bits "

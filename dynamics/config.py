@@ -54,6 +54,7 @@ from .numbers import (
     Number,
     NumberError,
     format_fraction,
+    json_float,
     json_int,
     json_type,
     parse_number,
@@ -369,17 +370,20 @@ def alpha_is_positive(alpha: Number, where: str = "alpha") -> bool | None:
     Raises
     ------
     InputError
-        ``alpha`` divides by zero exactly (``1/(sqrt(2) - sqrt(2))``); the message starts with ``where``.
+        ``alpha`` divides by zero exactly (``1/(sqrt(2) - sqrt(2))``), or it has no finite enclosure at any
+        precision and no number field (``tan(pi/2)``); the message starts with ``where``.
     """
     if isinstance(alpha, Fraction):
         return alpha > 0
     from .numbers import EnclosureError, interval_precision
 
+    undefined = None
     for bits in _ALPHA_PRECISIONS:
         with interval_precision(bits):
             try:
                 box = alpha.interval()
-            except EnclosureError:
+            except EnclosureError as exc:  # a pole or a division by an interval holding 0, at every precision
+                undefined = exc
                 break
             if box.a > 0:
                 return True
@@ -390,6 +394,8 @@ def alpha_is_positive(alpha: Number, where: str = "alpha") -> bool | None:
     try:
         _, (element,) = field_of([alpha], [where])
     except (NotAlgebraicError, LimitError):
+        if undefined is not None:  # tan(pi/2), 1/(pi - pi): say what is wrong, not "undecided"
+            raise type(undefined)(f"{where}: {undefined}") from None
         return None
     return element.sign() > 0
 
@@ -414,10 +420,10 @@ def _alpha(value: Any, source: str, where: str, allow_nonpositive: bool) -> Numb
         text = str(alpha) if len(str(alpha)) <= 40 else str(alpha)[:37] + "..."
     if positive is None:
         raise _error(source, where, f"expected alpha > 0, and whether {text} is positive could not be decided"
-                     " (no interval up to 1024 bits excludes 0, and no number field decides it; pass"
-                     " --allow-nonpositive-alpha to run with it)")
+                     " (no interval up to 1024 bits excludes 0, and no number field decides it;"
+                     " simulate --allow-nonpositive-alpha runs it)")
     raise _error(source, where, f"expected alpha > 0, got {text}"
-                 f"{'' if isinstance(alpha, Fraction) else ' (it is <= 0)'} (pass --allow-nonpositive-alpha to allow it)")
+                 f"{'' if isinstance(alpha, Fraction) else ' (it is <= 0)'} (simulate --allow-nonpositive-alpha allows it)")
 
 
 def _head(obj: Any, source: str, where: str, d: int, allow_nonpositive: bool) -> Head:
@@ -587,18 +593,19 @@ def load_config(
 
 
 def _parse_json(text: str) -> Any:
-    """``json.loads`` with NaN/Infinity refused and integer literals exact up to ``MAX_DIGITS`` digits.
+    """``json.loads`` with NaN/Infinity refused, integer literals exact up to ``MAX_DIGITS`` digits, and
+    nonzero literals that round to 0.0 marked (:func:`~dynamics.numbers.json_float`) so that they are refused.
 
     The fast C parser reads everything first; only when it fails with a plain
     ``ValueError`` (Python's 4300-digit ``int`` limit, or a NaN) is the text
     parsed again with :func:`~dynamics.numbers.json_int` for the integers.
     """
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=json_float)
     except json.JSONDecodeError:
         raise
     except ValueError:
-        return json.loads(text, parse_constant=_reject_constant, parse_int=json_int)
+        return json.loads(text, parse_constant=_reject_constant, parse_int=json_int, parse_float=json_float)
 
 
 def _read_text(name: str, max_bytes: int) -> str:

@@ -758,48 +758,90 @@ def _basis_candidates(field: RealField, generator_sym, element_of: dict) -> list
     return sorted(named.items(), key=lambda t: (len(t[0]), t[0]))
 
 
-_SQUARE_CLASS_BITS = 64  # radicands factored for the lower bound below (larger ones are left out of it)
+def _coprime_basis(numbers) -> list[int]:
+    """Pairwise coprime integers ``> 1`` of which every positive integer in ``numbers`` is a product of powers.
+
+    Factor refinement by gcds, no factoring: a number sharing ``g = gcd(a, b) > 1`` with a basis element
+    ``b`` is split into ``a/g``, ``g``, ``b/g``, and the product of everything still to place falls by ``g``
+    each time, so it ends.
+    """
+    from math import gcd
+
+    basis: list[int] = []
+    pending = [n for n in numbers if n > 1]
+    while pending:
+        a = pending.pop()
+        for i, b in enumerate(basis):
+            g = gcd(a, b)
+            if g > 1:
+                basis.pop(i)
+                pending.extend(x for x in (a // g, g, b // g) if x > 1)
+                break
+        else:
+            basis.append(a)
+    return basis
+
+
+def _square_classes(radicands: list) -> list[int]:
+    """Indices of a maximal subset of the positive rationals ``radicands`` independent in ``Q*/Q*^2``:
+    ``Q(sqrt(q) for q in radicands)`` has degree ``2^r``, ``r`` the subset's size (Kummer theory for
+    quadratic extensions of ``Q``).
+
+    Over a coprime basis ``b_1, b_2, …`` of the numerators and denominators (:func:`_coprime_basis`), the
+    square class of ``q = ∏ b_i^(e_i)`` is ``∏ b_i`` over the odd ``e_i``, and the classes of the non-square
+    ``b_i`` are independent (they have no prime in common), so ``r`` is the rank over ``F_2`` of the parity
+    vectors on the non-square ``b_i``: exact for radicands of any size.
+    """
+    from math import isqrt
+
+    basis = [b for b in _coprime_basis([int(x) for q in radicands for x in (q.p, q.q)]) if isqrt(b) ** 2 != b]
+    rows: dict[int, int] = {}  # parity vectors as bit masks over `basis`, by leading bit (F_2 elimination)
+    independent = []
+    for index, q in enumerate(radicands):
+        mask = 0
+        for bit, b in enumerate(basis):
+            for n in (int(q.p), int(q.q)):
+                odd = False
+                while n % b == 0:
+                    n //= b
+                    odd = not odd
+                if odd:
+                    mask ^= 1 << bit
+        while mask and mask.bit_length() - 1 in rows:
+            mask ^= rows[mask.bit_length() - 1]
+        if mask:
+            rows[mask.bit_length() - 1] = mask
+            independent.append(index)
+    return independent
+
+
+def _rational_square_root(value):
+    """``q`` if the SymPy ``value`` is ``sqrt(q)`` for a positive rational ``q``, else None."""
+    import sympy
+
+    if value.is_Pow and value.base.is_Rational and value.base > 0 and value.exp == sympy.Rational(1, 2):
+        return value.base
+    return None
 
 
 def _square_root_rank(distinct: list) -> tuple[int, list]:
     """``(r, roots)``: the field of the values has degree at least ``2^r``.
 
     Only values that are themselves ``c*sqrt(q)`` (rational ``c != 0``, rational ``q > 0``) count: they are
-    elements of the field. ``Q(sqrt(q_1), …, sqrt(q_k))`` has degree ``2^r`` where ``r`` is the rank over
-    ``F_2`` of the ``q_i`` in ``Q*/Q*^2`` (the exponent-parity vectors of their prime factorisations; Kummer
-    theory for quadratic extensions), and it is a subfield, so ``2^r`` bounds the whole field's degree below.
-    Radicands whose numerator or denominator exceeds 64 bits are skipped (not factored): the bound stays a
-    lower bound.
+    elements of the field, and ``Q(sqrt(q_1), …, sqrt(q_k))``, of degree ``2^r`` (:func:`_square_classes`),
+    is a subfield. ``roots`` are ``r`` independent ones.
     """
-    import sympy
-
-    basis: dict[int, int] = {}  # exponent-parity vectors as bit masks over the primes seen, by leading bit (F_2 elimination)
-    primes: dict[int, int] = {}
-    roots = []
-    for value in distinct:
-        coefficient, rest = value.as_coeff_Mul()
-        if not (rest.is_Pow and rest.base.is_Rational and rest.base > 0 and rest.exp == sympy.Rational(1, 2)):
-            continue
-        q = rest.base
-        if max(int(q.p).bit_length(), int(q.q).bit_length()) > _SQUARE_CLASS_BITS:
-            continue
-        mask = 0
-        for prime, power in {**sympy.factorint(int(q.p)), **sympy.factorint(int(q.q))}.items():
-            if power % 2:
-                mask ^= 1 << primes.setdefault(prime, len(primes))
-        while mask and mask.bit_length() - 1 in basis:
-            mask ^= basis[mask.bit_length() - 1]
-        if mask:
-            basis[mask.bit_length() - 1] = mask
-            roots.append(rest)
-    return len(basis), roots
+    roots = [root for root in (value.as_coeff_Mul()[1] for value in distinct) if _rational_square_root(root) is not None]
+    independent = _square_classes([_rational_square_root(root) for root in roots])
+    return len(independent), [roots[i] for i in independent]
 
 
 def _check_degrees(distinct: list) -> None:
     """Refuse before the primitive element: square roots that alone generate a field of degree above
     :data:`MAX_FIELD_DEGREE` (:func:`_square_root_rank`, a lower bound), an entry of degree above
-    :data:`MAX_ENTRY_DEGREE`, or entries whose radicals multiply past :data:`MAX_FIELD_DEGREE` squared (an
-    upper bound of the field's degree)."""
+    :data:`MAX_ENTRY_DEGREE`, or entries whose radicals generate a field of degree above
+    :data:`MAX_FIELD_DEGREE` squared by an upper bound (``2^r`` for the square roots of rationals, times
+    ``q`` for each other radical ``x^(p/q)``: adjoining it multiplies the degree by at most ``q``)."""
     import sympy
 
     rank, roots = _square_root_rank(distinct)
@@ -815,9 +857,12 @@ def _check_degrees(distinct: list) -> None:
             raise LimitError(f"{sympy.sstr(value)} is algebraic of degree {degree}, above the limit "
                              f"{MAX_ENTRY_DEGREE} (use --backend interval)")
         degrees[value] = degree
-    bound = 1
-    for radical in {r for v in distinct for r in v.atoms(sympy.Pow) if r.exp.is_Rational and not r.exp.is_integer}:
-        bound *= radical.exp.q
+    radicals = {r for v in distinct for r in v.atoms(sympy.Pow) if r.exp.is_Rational and not r.exp.is_integer}
+    square_roots = [_rational_square_root(r) for r in radicals if _rational_square_root(r) is not None]
+    bound = 2 ** len(_square_classes(square_roots))
+    for radical in radicals:
+        if _rational_square_root(radical) is None:
+            bound *= radical.exp.q
     if bound > MAX_FIELD_DEGREE ** 2:
         raise LimitError(f"the entries' radicals generate a field of degree up to {bound}, above the limit "
                          f"{MAX_FIELD_DEGREE} (use --backend interval)")

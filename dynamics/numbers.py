@@ -293,6 +293,27 @@ def json_int(text: str) -> int:
         raise NumberLimitError(f"JSON number: {exc}") from None
 
 
+class UnderflowedFloat(float):
+    """A JSON number literal that is not 0 but whose nearest double is 0.0 (``1e-400``): it keeps its
+    ``text``, so that :func:`parse_number` refuses it instead of reading a positive number as 0."""
+
+    text: str
+
+    def __new__(cls, text: str) -> "UnderflowedFloat":
+        number = super().__new__(cls, 0.0)
+        number.text = text
+        return number
+
+
+def json_float(text: str) -> float:
+    """``parse_float`` for JSON: the double of ``text``, or an :class:`UnderflowedFloat` where a
+    literal with a nonzero digit rounds to 0."""
+    value = float(text)
+    if value == 0.0 and any(c in "123456789" for c in text.lower().split("e")[0]):
+        return UnderflowedFloat(text)
+    return value
+
+
 @contextmanager
 def interval_precision(bits: int) -> Iterator[None]:
     """Temporarily set ``mpmath.iv.prec`` (the mpmath interval context is global)."""
@@ -741,6 +762,10 @@ def parse_number(value: object, *, allow_expressions: bool = True) -> Number:
     if isinstance(value, int):
         return _bounded(Fraction(value), "the integer")
     if isinstance(value, float):
+        if isinstance(value, UnderflowedFloat):
+            text = value.text if len(value.text) <= 40 else value.text[:39] + "…"
+            raise NumberError(f"the JSON number {text} is not 0, but JSON numbers are read as float64 and it "
+                              f"rounds to 0 (write it as a string, \"{text}\", for its exact value)")
         if not math.isfinite(value):
             raise NumberError(f"expected a finite number, got {value}")
         return Fraction(value)

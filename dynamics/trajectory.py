@@ -62,21 +62,46 @@ def state_to_json(state: Any) -> list[list]:
 def approx_state(state: Any, digits: int = 6) -> list[list[str]]:
     """Readable approximations of a state's entries, of any magnitude (exact states are never floated).
 
-    Exact entries within ``1e-4 … 1e6`` read as fixed-point (``" 0.333333"``),
-    others in scientific notation computed exactly (``" 1.00000e+400"``);
-    float states are printed as they are.
+    Entries within ``1e-4 … 1e6`` read as fixed-point (``" 0.333333"``), others in
+    scientific notation (``" 1.00000e+400"``): computed exactly for exact states, from
+    the float for float states, interval midpoints and field elements (whose ``float``
+    saturates to ``±inf`` beyond float64's range).
     """
     if isinstance(state, RationalMatrix):
         return [[_approx_entry(x, digits) for x in row] for row in state.fractions()]
     if _algebraic(state):
-        return [[f"{float(x): .{digits}f}" for x in row] for row in state]
-    return [[f"{float(x.mid) if hasattr(x, 'mid') else float(x): .{digits}f}" for x in row] for row in state]
+        return [[_approx_field_entry(x, digits) for x in row] for row in state]
+    return [[_approx_float_entry(float(x.mid) if hasattr(x, "mid") else float(x), digits) for x in row] for row in state]
+
+
+def _fixed_point(magnitude) -> bool:
+    return magnitude == 0 or Fraction(1, 10**4) <= magnitude < 10**6
 
 
 def _approx_entry(x: Fraction, digits: int) -> str:
-    if x == 0 or Fraction(1, 10**4) <= abs(x) < 10**6:
+    if _fixed_point(abs(x)):
         return f"{approx_float(x): .{digits}f}"
     return f"{'' if x < 0 else ' '}{approx_str(x, digits)}"
+
+
+def _approx_field_entry(x: FieldElement, digits: int) -> str:
+    """A field element: from its float, or where that under- or overflows, from rational bounds narrowed
+    until they agree to about 30 bits (scientific notation, computed exactly, as for exact states)."""
+    value = float(x)
+    if np.isfinite(value) and (value != 0 or x.sign() == 0):
+        return _approx_float_entry(value, digits)
+    prec = 64
+    while True:
+        lo, hi = x.bounds(prec)
+        if (lo > 0 or hi < 0) and hi - lo <= abs(lo) / 2**30 or prec >= 1 << 20:
+            return _approx_entry((lo + hi) / 2, digits)
+        prec *= 2
+
+
+def _approx_float_entry(x: float, digits: int) -> str:
+    if not np.isfinite(x) or _fixed_point(Fraction(abs(x))):
+        return f"{x: .{digits}f}"
+    return f"{x: .{digits - 1}e}"
 
 
 def state_to_float(state: Any) -> np.ndarray:

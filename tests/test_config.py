@@ -91,6 +91,9 @@ def test_alpha_whose_sign_cannot_be_decided_is_refused_not_guessed():
     with pytest.raises(ConfigError, match="could not be decided"):
         config_from_dict({"tokens": [[1]], "alpha": "exp(1) - exp(1)"})
     assert config_from_dict({"tokens": [[1]], "alpha": "exp(1) - exp(1)"}, allow_nonpositive_alpha=True)
+    for undefined in ("tan(pi/2)", "1/(pi-pi)"):  # no value at all: said so, not "undecided"
+        with pytest.raises(ConfigError, match="field 'alpha': .*no finite enclosure"):
+            config_from_dict({"tokens": [[1]], "alpha": undefined})
     with pytest.raises(ConfigError, match=r"field 'alpha': '1/\(sqrt\(2\)-sqrt\(2\)\)' divides by zero"):
         config_from_dict({"tokens": [[1]], "alpha": "1/(sqrt(2)-sqrt(2))"})
 
@@ -245,6 +248,12 @@ def test_large_json_integers_are_exact_up_to_the_digit_limit(write_json):
         ('"((2^4096)^4096)^4096"', ConfigLimitError, "MAX_BITS"),
         ('"exp(exp(exp(exp(10))))"', ConfigLimitError, "MAX_BITS"),
         ("1e999999999", ConfigError, "finite"),  # a JSON number: the IEEE double is infinite
+        ("1e-400", ConfigError, 'rounds to 0 (write it as a string, "1e-400"'),  # not 0, but its double is
+        ("-0.00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+         "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+         "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+         "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001",
+         ConfigError, "rounds to 0"),  # 10^-418 written out
         ('"(-8)^(1/3)"', ConfigError, "not a real number"),
         ('"log(-1)"', ConfigError, "not a real number"),
     ],
@@ -257,6 +266,12 @@ def test_bad_numbers_name_the_field(write_json, entry, error, fragment):
     message = str(info.value)
     assert message.startswith(f"{path}: field 'tokens[0][1]': ")
     assert fragment in message and "\n" not in message
+
+
+@pytest.mark.parametrize("literal", ["0.0", "-0.0", "0e-400", "0.000e5", "1e-320", "5e-324"])
+def test_json_zeros_and_subnormals_are_read_as_their_doubles(write_json, literal):
+    config = load_config(write_json('{"tokens": [[' + literal + ']], "alpha": 1}'))
+    assert config.tokens[0][0] == Fraction(float(literal))
 
 
 def test_file_that_is_not_utf8(write_json, tmp_path):

@@ -89,6 +89,16 @@ def test_simulate(backend, config):
              "simulate")
 
 
+def test_a_float_run_that_overflows_says_where(tmp_path):
+    path = tmp_path / "big.json"  # scores of 1e308-sized tokens overflow at once; the exact run never does
+    path.write_text(json.dumps({"tokens": [["1e308", "0"], ["-1e308", "1"], ["1e308", "-1e308"]], "alpha": "1"}))
+    document = command("simulate", str(path), "--steps", "3", "--backend", "float")
+    validate(document, "simulate")
+    assert document["nonfinite_at"] == 0
+    assert "nonfinite_at" not in command("simulate", os.path.join(EXAMPLES, "emerging_leader.json"), "--steps", "3",
+                                         "--backend", "float")
+
+
 def test_simulate_with_heads_and_a_schedule(tmp_path):
     path = tmp_path / "two.json"
     path.write_text(json.dumps({"tokens": [["1", "0"], ["0", "1"], ["1/2", "1/3"]],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import mpmath
+import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -228,12 +229,62 @@ def test_square_root_rank_is_the_degree_of_the_field_of_square_roots(radicands):
     assert 2 ** rank == degree
 
 
+MERSENNE = [2 ** 61 - 1, 2 ** 89 - 1, 2 ** 107 - 1, 2 ** 127 - 1, 3, 5]  # primes, four far beyond trial division
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 3), min_size=6, max_size=6),
+                          st.lists(st.integers(0, 2), min_size=6, max_size=6)), min_size=1, max_size=6))
+def test_square_classes_of_radicands_of_any_size_have_the_rank_of_their_parity_vectors(exponents):
+    """q = ∏ p_i^(a_i) / ∏ p_i^(b_i) over known primes: the rank is that of the vectors (a_i + b_i) mod 2,
+    computed here by plain elimination; the code under test never sees the factorisation."""
+    import sympy
+
+    from dynamics.number_field import _square_classes
+
+    radicands, vectors = [], []
+    for top, bottom in exponents:
+        num = den = 1
+        for p, a, b in zip(MERSENNE, top, bottom):
+            num, den = num * p ** a, den * p ** b
+        radicands.append(sympy.Rational(num, den))
+        vectors.append([(a + b) % 2 for a, b in zip(top, bottom)])
+    rank = _f2_rank(vectors)
+    assert len(_square_classes(radicands)) == rank
+
+
+def _f2_rank(vectors) -> int:
+    rows = [int("".join(map(str, v)), 2) for v in vectors]
+    rank = 0
+    for bit in reversed(range(len(vectors[0]))):
+        pivot = next((r for r in rows if r >> bit & 1), None)
+        if pivot is None:
+            continue
+        rows = [r ^ pivot if r >> bit & 1 else r for r in rows if r != pivot]
+        rank += 1
+    return rank
+
+
+def test_dependent_square_roots_are_not_counted_twice_in_the_upper_bound():
+    # 13 square roots, all in Q(sqrt(2), sqrt(3), sqrt(5), sqrt(7)) of degree 16: the upper bound once
+    # counted 2 per root (2^13 = 8192 > 64^2) and refused it
+    texts = ["sqrt(2)", "sqrt(3)", "sqrt(5)", "sqrt(7)", "sqrt(6)", "sqrt(10)", "sqrt(14)", "sqrt(15)", "sqrt(21)",
+             "sqrt(35)", "sqrt(30)", "sqrt(42)", "sqrt(70)"]
+    f, _ = field_of([parse_number(t) for t in texts])
+    assert f.degree == 16
+
+
 def test_many_independent_square_roots_are_refused_before_the_primitive_element():
     from dynamics.errors import LimitError
 
     # before the square-root bound this took minutes in SymPy's primitive element of 10 roots
     texts = [f"sqrt({p})" for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29)]
     with pytest.raises(LimitError, match=r"degree 2\^10 = 1024, above the limit 64"):
+        field_of([parse_number(t) for t in texts])
+    # radicands beyond any factoring shortcut: products of large primes, seven independent classes
+    big = [2 ** 61 - 1, 2 ** 89 - 1, 2 ** 107 - 1, 2 ** 127 - 1]
+    texts = [f"sqrt({big[i] * big[j]})" for i in range(4) for j in range(i + 1, 4)] + ["sqrt(3)", "sqrt(5)", "sqrt(7)", "sqrt(11)"]
+    with pytest.raises(LimitError, match=r"degree 2\^7 = 128"):  # the six products span a rank of 3 only
         field_of([parse_number(t) for t in texts])
 
 
@@ -306,3 +357,25 @@ def test_any_expression_gives_a_field_or_a_one_line_error(texts):
         value = float(element)
         if abs(value) < 1e300:
             assert float(box.a) - 1e-9 * (1 + abs(value)) <= value <= float(box.b) + 1e-9 * (1 + abs(value))
+
+
+def test_a_limit_of_the_whole_field_names_the_config():
+    from dynamics import config_from_dict
+    from dynamics.backends.algebraic import config_over_field
+    from dynamics.errors import LimitError
+
+    roots = [f"sqrt({p})" for p in (2, 3, 5, 7, 11, 13, 17, 19)]
+    config = config_from_dict({"tokens": [[r, "0"] for r in roots], "alpha": "1/2"}, "mine.json")
+    with pytest.raises(LimitError, match=r"^mine\.json: the entries' square roots sqrt\(2\)"):
+        config_over_field(config)
+
+
+def test_approximate_printing_of_any_magnitude():
+    from dynamics.trajectory import approx_state
+
+    _, (tiny, huge, one) = field_of([parse_number("2^-3000*sqrt(2)"), parse_number("-2^4000*sqrt(3)"),
+                                     parse_number("sqrt(2)/sqrt(2)")])
+    (row,) = approx_state(((tiny, huge, one),))
+    assert row == [" 1.14955e-903", "-2.28320e+1204", " 1.000000"]  # not 0.000000 and -inf
+    (row,) = approx_state(np.array([[1e308, -4.375e307, 1.0, 1e-7, 0.0]]))
+    assert row == [" 1.00000e+308", "-4.37500e+307", " 1.000000", " 1.00000e-07", " 0.000000"]

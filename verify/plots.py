@@ -98,7 +98,8 @@ class RunPicture:
         everything = np.concatenate([np.asarray(s, dtype=float) for s in self.states]
                                     + ([np.asarray(self.limit, dtype=float)] if self.limit is not None else []))
         d = everything.shape[1]
-        spread = [float(np.ptp(everything[:, t])) for t in range(d)]
+        with np.errstate(over="ignore"):  # a spread beyond float64 (-1e308 … 1e308) is inf: varying, as it is
+            spread = [float(np.ptp(everything[:, t])) for t in range(d)]
         varying = [t for t in range(d)
                    if spread[t] > DRAWN_RESOLUTION * float(np.max(np.abs(everything[:, t])))] or [0]
         dropped = [t for t in range(d) if t not in varying]

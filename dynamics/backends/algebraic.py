@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..config import Config, Head
-from ..errors import InputError
+from ..errors import InputError, LimitError
 from ..number_field import FieldElement, RealField, field_of, minimal_polynomial_text
 from ..rules import FollowSets, step_weights
 from ..trajectory import Trajectory
@@ -180,7 +180,12 @@ def config_over_field(config: Config, field: RealField | None = None) -> tuple[R
                 for t, x in enumerate(row):
                     numbers.append(x)
                     where.append(f"{config.source}: field '{prefix}{name}[{i}][{t}]'")
-    own, elements = field_of(numbers, where)
+    try:
+        own, elements = field_of(numbers, where)
+    except LimitError as exc:  # a limit of the whole field (its degree) names no entry: name the config
+        if str(exc).startswith(f"{config.source}: "):
+            raise
+        raise type(exc)(f"{config.source}: {exc}") from None
     if field is not None and field is not own:
         if own.degree > 1 and not field.same_as(own):  # rational entries lie in every field
             raise ValueError(f"{config.source}: the given field {field!r} is not the field of the config's entries "

@@ -80,14 +80,19 @@ class FloatEngine:
                                  weights[0], list(weights[1:])))
 
     def initial_state(self) -> np.ndarray:
+        self._nonfinite_at = None
         return self._tokens.copy()
 
     def keys(self, Z: np.ndarray) -> list:
         return state_keys(Z)
 
     def info(self) -> dict:
+        """dtype, rule, tau; ``nonfinite_at``: the first layer whose scores or state held inf or NaN (float
+        overflow: from there on the run's decisions are float artefacts), if any."""
+        nonfinite = getattr(self, "_nonfinite_at", None)
         return {"dtype": np.dtype(self.dtype).name, "rule": self.rule} | (
-            {"tau": self.tau} if self.rule == "softmax" else {})
+            {"tau": self.tau} if self.rule == "softmax" else {}) | (
+            {"nonfinite_at": nonfinite} if nonfinite is not None else {})
 
     def scores(self, Z: np.ndarray, k: int = 0) -> list[np.ndarray]:
         """``S_h = (Z A_hᵀ) Zᵀ`` for every head of layer ``k``."""
@@ -100,19 +105,25 @@ class FloatEngine:
     def layer(self, Z: np.ndarray, k: int = 0) -> tuple[np.ndarray, tuple[FollowSets, ...]]:
         """One layer: the next state and the float follow sets of ``Z``.
 
-        Float overflow is what float code does: it yields inf/NaN silently here
-        (no warnings); :mod:`verify` refuses to judge such states.
+        Float overflow is what float code does: it yields inf/NaN here without
+        NumPy warnings; the first layer where it happens is ``info()["nonfinite_at"]``
+        (the command line says so), and :mod:`verify` refuses to judge such states.
         """
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             _, values, c0, ch = self._layers[self.config.layer_index(k)]
             out = c0 * Z
             per_head = []
             for S, V_T, c in zip(self.scores(Z, k), values, ch):
+                if getattr(self, "_nonfinite_at", None) is None and not np.isfinite(S).all():
+                    self._nonfinite_at = k
                 per_head.append(_winners(S))
                 P = hardmax_attention(S) if self.rule == "hardmax" else softmax_attention(S, self.tau)
                 attended = P.astype(self.dtype) @ Z
                 out = out + c * (attended if V_T is None else attended @ V_T)
-            return out.astype(self.dtype), tuple(per_head)
+            out = out.astype(self.dtype)
+            if getattr(self, "_nonfinite_at", None) is None and not np.isfinite(out).all():
+                self._nonfinite_at = k + 1
+            return out, tuple(per_head)
 
     def run(self, steps: int, progress: Callable[[int], None] | None = None) -> Trajectory:
         from ..engine import run_engine
