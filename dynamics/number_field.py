@@ -650,8 +650,8 @@ def _field_of(numbers: Sequence[Number], where: Sequence[str] | None = None) -> 
     if not irrational:
         field = RealField(_poly_types()[2]([0, 1]), Fraction(0), Fraction(0), "0")
     else:
-        _check_degrees(irrational)
-        minpoly, generator_sym, reps = _primitive(irrational)
+        degrees = _check_degrees(irrational)
+        minpoly, generator_sym, reps = _primitive(irrational, degrees)
         if minpoly.degree() > MAX_FIELD_DEGREE:
             raise LimitError(f"the entries generate a number field of degree {minpoly.degree()}, above the limit "
                              f"{MAX_FIELD_DEGREE} (use --backend interval)")
@@ -836,12 +836,13 @@ def _square_root_rank(distinct: list) -> tuple[int, list]:
     return len(independent), [roots[i] for i in independent]
 
 
-def _check_degrees(distinct: list) -> None:
+def _check_degrees(distinct: list) -> dict:
     """Refuse before the primitive element: square roots that alone generate a field of degree above
     :data:`MAX_FIELD_DEGREE` (:func:`_square_root_rank`, a lower bound), an entry of degree above
     :data:`MAX_ENTRY_DEGREE`, or entries whose radicals generate a field of degree above
     :data:`MAX_FIELD_DEGREE` squared by an upper bound (``2^r`` for the square roots of rationals, times
-    ``q`` for each other radical ``x^(p/q)``: adjoining it multiplies the degree by at most ``q``)."""
+    ``q`` for each other radical ``x^(p/q)``: adjoining it multiplies the degree by at most ``q``).
+    Returns each value's degree over ``Q``."""
     import sympy
 
     rank, roots = _square_root_rank(distinct)
@@ -866,14 +867,17 @@ def _check_degrees(distinct: list) -> None:
     if bound > MAX_FIELD_DEGREE ** 2:
         raise LimitError(f"the entries' radicals generate a field of degree up to {bound}, above the limit "
                          f"{MAX_FIELD_DEGREE} (use --backend interval)")
+    return degrees
 
 
-def _primitive(distinct: list):
+def _primitive(distinct: list, degrees: dict | None = None):
     """``(minimal polynomial of θ, θ, reps)``: ``θ`` generates the field of the ``distinct`` values (a
     primitive element), and ``reps[j]`` are the coefficients of ``distinct_j`` in powers of ``θ``
     (highest first). The shortest radical or value that generates the whole field is taken as ``θ``
     (``sqrt(5)`` for ``cos(2*pi/5) = -1/4 + sqrt(5)/4``, so that elements print as ``a + b*sqrt(5)``);
-    failing that, SymPy's primitive element (a sum of the values)."""
+    among the values, those of highest ``degrees`` first (``cos(pi/60)`` generates every ``cos(k*pi/60)``:
+    found at once, where SymPy's primitive element of twelve of them took minutes); failing that,
+    SymPy's primitive element (a sum of the values)."""
     import sympy
     from sympy.polys.numberfields import to_number_field
     from sympy.polys.polyerrors import IsomorphismFailed, NotAlgebraic
@@ -882,13 +886,20 @@ def _primitive(distinct: list):
     radicals = set().union(*(v.atoms(sympy.Pow) for v in distinct))
     radicals = {r for r in radicals if r.exp.is_Rational and not r.exp.is_integer and r.is_real}
     shortest = sorted(radicals, key=lambda v: (len(sympy.sstr(v)), sympy.sstr(v)))
-    shortest += sorted(distinct, key=lambda v: (len(sympy.sstr(v)), sympy.sstr(v)))[:4]
+    degrees = dict(degrees or {})
+    shortest += sorted(distinct, key=lambda v: (-degrees.get(v, 0), len(sympy.sstr(v)), sympy.sstr(v)))[:4]
+    needed = max(degrees.get(v, 0) for v in distinct)  # the field holds every value: its degree is at least this
+    hardest_first = sorted(distinct, key=lambda v: -degrees.get(v, 0))  # a candidate that fails, fails early
     for theta in shortest:
+        if theta not in degrees:
+            degrees[theta] = sympy.degree(sympy.minimal_polynomial(theta, x), x)
+        if degrees[theta] < needed:  # θ generates a field of its own degree: too small to hold them all
+            continue
         try:  # a radical or one of the values that generates the whole field prints most simply
-            reps = [list(to_number_field(v, theta).rep.to_list()) for v in distinct]
+            rep_of = {v: list(to_number_field(v, theta).rep.to_list()) for v in hardest_first}
         except (IsomorphismFailed, NotAlgebraic, ValueError, NotImplementedError):
             continue
-        return sympy.Poly(sympy.minimal_polynomial(theta, x), x), theta, reps
+        return sympy.Poly(sympy.minimal_polynomial(theta, x), x), theta, [rep_of[v] for v in distinct]
     if len(distinct) == 1:
         return sympy.Poly(sympy.minimal_polynomial(distinct[0], x), x), distinct[0], [[1, 0]]
     minpoly_expr, weights, reps = sympy.primitive_element(distinct, x, ex=True)
