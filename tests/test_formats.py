@@ -89,14 +89,16 @@ def test_simulate(backend, config):
              "simulate")
 
 
-def test_a_float_run_that_overflows_says_where(tmp_path):
-    path = tmp_path / "big.json"  # scores of 1e308-sized tokens overflow at once; the exact run never does
-    path.write_text(json.dumps({"tokens": [["1e308", "0"], ["-1e308", "1"], ["1e308", "-1e308"]], "alpha": "1"}))
-    document = command("simulate", str(path), "--steps", "3", "--backend", "float")
+@pytest.mark.parametrize("backend, dtype, size", [("float", "float64", "1e308"), ("torch", "float64", "1e308"),
+                                                  ("torch", "float32", "1e30"), ("float", "float32", "1e30")])
+def test_a_float_run_that_overflows_says_where(tmp_path, backend, dtype, size):
+    path = tmp_path / "big.json"  # the scores (size²) overflow at once, the tokens do not; the exact run never does
+    path.write_text(json.dumps({"tokens": [[size, "0"], ["-" + size, "1"], ["1", "1"]], "alpha": "1"}))
+    document = command("simulate", str(path), "--steps", "3", "--backend", backend, "--dtype", dtype)
     validate(document, "simulate")
     assert document["nonfinite_at"] == 0
     assert "nonfinite_at" not in command("simulate", os.path.join(EXAMPLES, "emerging_leader.json"), "--steps", "3",
-                                         "--backend", "float")
+                                         "--backend", backend, "--dtype", dtype)
 
 
 def test_simulate_with_heads_and_a_schedule(tmp_path):

@@ -188,6 +188,7 @@ class TorchEngine:
         self.schedule = schedule_from_config(config, self.tdtype, self.device)
 
     def initial_state(self) -> torch.Tensor:
+        self._nonfinite_at = None
         rows = float_rows(self.config.tokens, self.dtype, self.config.source, "tokens")
         return torch.tensor(rows, dtype=self.tdtype, device=self.device)[None]
 
@@ -195,13 +196,38 @@ class TorchEngine:
         return state_keys(Z[0].cpu().numpy())
 
     def info(self) -> dict:
+        """dtype, device, rule, tau; ``nonfinite_at`` as for the NumPy engine (the first layer whose scores or
+        state held inf or NaN), if any."""
+        nonfinite = getattr(self, "_nonfinite_at", None)
         return {"dtype": self.dtype, "device": self.device, "rule": self.rule} | (
-            {"tau": self.tau} if self.rule == "softmax" else {})
+            {"tau": self.tau} if self.rule == "softmax" else {}) | (
+            {"nonfinite_at": nonfinite} if nonfinite is not None else {})
+
+    def _note_nonfinite(self, Z: torch.Tensor, k: int) -> None:
+        """Record ``k`` if ``Z`` or its scores hold inf/NaN. The scores are computed only when the bound
+        ``|s_ij| ≤ max|z|² · Σ_ab |A_ab|`` (evaluated in float, where its own overflow gives inf) does not
+        keep them below a quarter of the dtype's largest value."""
+        if getattr(self, "_nonfinite_at", None) is not None:
+            return
+        if not bool(torch.isfinite(Z).all()):
+            self._nonfinite_at = k
+            return
+        big = float(Z.abs().amax()) if Z.numel() else 0.0
+        for head in self.schedule[self.config.layer_index(k)]:
+            A = head[0]  # None: the identity
+            weight = float(Z.shape[-1]) if A is None else float(A.abs().sum())
+            if big * big * weight < torch.finfo(self.tdtype).max / 4:
+                continue
+            if not bool(torch.isfinite(scores(Z, A)).all()):
+                self._nonfinite_at = k
+                return
 
     def layer(self, Z: torch.Tensor, k: int) -> tuple[torch.Tensor, tuple[FollowSets, ...]]:
         with torch.no_grad():
+            self._note_nonfinite(Z, k)
             Z_next, winners = layer(Z, self.schedule[self.config.layer_index(k)], rule=self.rule, tau=self.tau,
                                     return_winners=True)
+            self._note_nonfinite(Z_next, k + 1)
         return Z_next, tuple(_follow_sets(W[0]) for W in winners)
 
     def follow_sets(self, Z: torch.Tensor, k: int) -> tuple[FollowSets, ...]:
