@@ -99,6 +99,9 @@ def test_a_float_run_that_overflows_says_where(tmp_path, backend, dtype, size):
     assert document["nonfinite_at"] == 0
     assert "nonfinite_at" not in command("simulate", os.path.join(EXAMPLES, "emerging_leader.json"), "--steps", "3",
                                          "--backend", backend, "--dtype", dtype)
+    checked = command("crosscheck", str(path), "--steps", "3", "--backend", backend, "--dtype", dtype)
+    validate(checked, "crosscheck")
+    assert checked["float_nonfinite_at"] == 0 and checked["first_disagreement"] is not None
 
 
 def test_simulate_with_heads_and_a_schedule(tmp_path):
@@ -120,6 +123,8 @@ def test_check_limit_hunt_crosscheck_plot(tmp_path):
     validate(found, "hunt")
     assert found["counterexample"] is not None  # the schema of a found counterexample is exercised
     validate(command("hunt", "--claim", "P2", "--max-examples", "5"), "hunt")
-    validate(command("crosscheck", os.path.join(EXAMPLES, "rotation_tie.json"), "--steps", "4"), "crosscheck")
+    tie = command("crosscheck", os.path.join(EXAMPLES, "rotation_tie.json"), "--steps", "4")
+    validate(tie, "crosscheck")
+    assert tie["float_nonfinite_at"] is None
     validate(command("crosscheck", "--random", "2", "--steps", "3", "--strict"), "crosscheck")
     validate(command("plot", leader, "--steps", "3", "--output", str(tmp_path / "p.png")), "plot")

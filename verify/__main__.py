@@ -366,7 +366,9 @@ def _crosscheck(args) -> int:
         first = "none" if r["first_disagreement"] is None else f"step {r['first_disagreement']}"
         print(f"{r['config']}: {r['backend']} {r['dtype']}, {r['steps_checked']} steps: first disagreement "
               f"{first}, {r['wrong_decisions']} wrong and {r['uncertain_decisions']} uncertain "
-              f"decisions ({flagged} steps flagged), final max |dev| {r['final_max_abs_dev']:.3g}")
+              f"decisions ({flagged} steps flagged), final max |dev| {r['final_max_abs_dev']:.3g}"
+              + ("" if r.get("float_nonfinite_at") is None else
+                 f"; the float run overflowed to inf/NaN at step {r['float_nonfinite_at']}"))
     if len(results) > 1:
         print(_crosscheck_summary(summarise(results)))
     return _strict_exit(args, failed, "wrong float decisions in")

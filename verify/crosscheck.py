@@ -115,6 +115,7 @@ def crosscheck(config: Config, steps: int, backend: str = "float", dtype: str = 
         "uncertain_decisions": sum(len(s["uncertain_rows"]) for s in out_steps),
         "wrong_but_not_flagged": sum(len(set(s["wrong_rows"]) - set(s["uncertain_rows"])) for s in out_steps),
         "final_max_abs_dev": out_steps[-1]["max_abs_dev"],
+        "float_nonfinite_at": floats.info.get("nonfinite_at"),
         "float_run_s": float_seconds, "elapsed_s": time.perf_counter() - start,
         "steps": out_steps,
     }
