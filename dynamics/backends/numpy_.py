@@ -70,6 +70,7 @@ class FloatEngine:
             raise InputError(f"softmax temperature {tau} is not a positive finite {dtype} (it rounds to "
                              f"{self.dtype(tau)})")
         self._tokens, schedule = float_config(config, dtype)
+        self._nonfinite_at: int | None = None  # reset by initial_state, set by layer
         self._layers = []
         for l, heads in enumerate(config.schedule):
             c0, ch = step_weights([h.alpha for h in heads])
@@ -89,10 +90,9 @@ class FloatEngine:
     def info(self) -> dict:
         """dtype, rule, tau; ``nonfinite_at``: the first layer whose scores or state held inf or NaN (float
         overflow: from there on the run's decisions are float artefacts), if any."""
-        nonfinite = getattr(self, "_nonfinite_at", None)
         return {"dtype": np.dtype(self.dtype).name, "rule": self.rule} | (
             {"tau": self.tau} if self.rule == "softmax" else {}) | (
-            {"nonfinite_at": nonfinite} if nonfinite is not None else {})
+            {"nonfinite_at": self._nonfinite_at} if self._nonfinite_at is not None else {})
 
     def scores(self, Z: np.ndarray, k: int = 0) -> list[np.ndarray]:
         """``S_h = (Z A_hᵀ) Zᵀ`` for every head of layer ``k``."""
@@ -114,14 +114,14 @@ class FloatEngine:
             out = c0 * Z
             per_head = []
             for S, V_T, c in zip(self.scores(Z, k), values, ch):
-                if getattr(self, "_nonfinite_at", None) is None and not np.isfinite(S).all():
+                if self._nonfinite_at is None and not np.isfinite(S).all():
                     self._nonfinite_at = k
                 per_head.append(_winners(S))
                 P = hardmax_attention(S) if self.rule == "hardmax" else softmax_attention(S, self.tau)
                 attended = P.astype(self.dtype) @ Z
                 out = out + c * (attended if V_T is None else attended @ V_T)
             out = out.astype(self.dtype)
-            if getattr(self, "_nonfinite_at", None) is None and not np.isfinite(out).all():
+            if self._nonfinite_at is None and not np.isfinite(out).all():
                 self._nonfinite_at = k + 1
             return out, tuple(per_head)
 

@@ -186,6 +186,7 @@ class TorchEngine:
             step_weights([h.alpha for h in heads])  # validates 1 + sum(alpha) != 0
         self.tdtype = _DTYPES[dtype]
         self.schedule = schedule_from_config(config, self.tdtype, self.device)
+        self._nonfinite_at: int | None = None  # reset by initial_state, set by layer
 
     def initial_state(self) -> torch.Tensor:
         self._nonfinite_at = None
@@ -198,16 +199,15 @@ class TorchEngine:
     def info(self) -> dict:
         """dtype, device, rule, tau; ``nonfinite_at`` as for the NumPy engine (the first layer whose scores or
         state held inf or NaN), if any."""
-        nonfinite = getattr(self, "_nonfinite_at", None)
         return {"dtype": self.dtype, "device": self.device, "rule": self.rule} | (
             {"tau": self.tau} if self.rule == "softmax" else {}) | (
-            {"nonfinite_at": nonfinite} if nonfinite is not None else {})
+            {"nonfinite_at": self._nonfinite_at} if self._nonfinite_at is not None else {})
 
     def _note_nonfinite(self, Z: torch.Tensor, k: int) -> None:
         """Record ``k`` if ``Z`` or its scores hold inf/NaN. The scores are computed only when the bound
         ``|s_ij| ≤ max|z|² · Σ_ab |A_ab|`` (evaluated in float, where its own overflow gives inf) does not
         keep them below a quarter of the dtype's largest value."""
-        if getattr(self, "_nonfinite_at", None) is not None:
+        if self._nonfinite_at is not None:
             return
         if not bool(torch.isfinite(Z).all()):
             self._nonfinite_at = k
