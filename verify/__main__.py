@@ -404,10 +404,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
 
 def _plot(args) -> int:
     """``plot``: run the config, compute its certified limit when there is one, draw (verify.plots)."""
-    from fractions import Fraction
-
     from dynamics.cli import check_output_path
-
     from dynamics.floats import approx_float
     from dynamics.trajectory import state_to_float
 
@@ -450,8 +447,8 @@ def _plot(args) -> int:
             limit_note = str(exc).split(": ", 1)[-1]
         else:
             if result.certified:
-                limit = np.array([[approx_float(x) if isinstance(x, Fraction) else float(x) for x in row]
-                                  for row in result.limit])  # saturating, like the states
+                # approx_float saturates Fractions and field elements to ±inf alike, as the states were
+                limit = np.array([[approx_float(x) for x in row] for row in result.limit])
                 limit_note = f"certified (the follow pattern is frozen from layer {result.certified_at} on)"
                 if not np.isfinite(limit).all():
                     limit, limit_note = None, limit_note + "; beyond float64's range, not drawn"
